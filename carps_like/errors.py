@@ -1,0 +1,23 @@
+"""Errors that are the user's to fix: the front ends print them as one line, never a traceback."""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class UserError(Exception):
+    """Bad input: an unknown name, an impossible budget, an incompatible optimizer/task pair."""
+
+
+class IncompatibleError(UserError):
+    """The optimizer does not support the task (type, conditional space, ...)."""
+
+
+def unknown_name(kind: str, name: str, valid: Iterable[str], list_command: str) -> UserError:
+    """Build the one-line error for an unknown name, naming the closest valid ones."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=5, cutoff=0.5)
+    if not close:
+        close = [v for v in valid if name.lower() in v.lower()][:5]
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return UserError(f"unknown {kind} {name!r}{hint}. List all with `{list_command}` ({len(valid)} known).")

@@ -1,0 +1,133 @@
+"""One run from its configuration: resolve names, prepare the run directory, run, record.
+
+Shared by the Hydra entry point (`python -m carps_like.run`), the study front end and tests.
+Decides whether a run must happen at all (complete runs are skipped, incomplete ones archived
+and restarted, `redo` archives even complete ones), so every launcher gets resume for free.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import registry
+from .environment import git_revision, host_info, package_versions
+from .errors import UserError
+from .runner import RunResult, run_trials
+from .store import RunHandle, RunLockedError, read_run_json, run_dir
+from .task import Budget, Task
+from .types import TaskType
+
+
+@dataclass
+class CellOutcome:
+    """What happened to one (optimizer, task, seed) cell."""
+
+    directory: Path
+    action: str  # ran | skipped_complete | skipped_failed | skipped_locked
+    result: RunResult | None = None
+
+    @property
+    def status(self) -> str:
+        if self.result is not None:
+            return self.result.status
+        meta = read_run_json(self.directory) or {}
+        return meta.get("status", "missing")
+
+
+def _plain(cfg: Any) -> Any:
+    """OmegaConf containers -> plain dicts/lists (no-op for plain data)."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(cfg, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(cfg, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return cfg
+
+
+def resolve_optimizer(optimizer_cfg: Mapping, task_type: TaskType) -> tuple[str, str, dict]:
+    """(user-facing id, concrete variant, variant config); `smac` dispatches per task type."""
+    opt_id = optimizer_cfg.get("id")
+    if not opt_id:
+        raise UserError("optimizer config has no 'id'")
+    if optimizer_cfg.get("by_task_type"):
+        variant = registry.optimizer_variant(opt_id, task_type)
+        return opt_id, variant, registry.get_optimizer_config(variant)
+    return opt_id, opt_id, dict(optimizer_cfg)
+
+
+def instantiate_objective(task_cfg: Mapping):
+    from hydra.utils import instantiate
+
+    return instantiate(task_cfg["objective_function"], _convert_="all")
+
+
+def build_task(task_cfg: Mapping) -> Task:
+    task_cfg = _plain(task_cfg)
+    return Task(id=task_cfg["id"], objective_function=instantiate_objective(task_cfg), budget=Budget.from_mapping(task_cfg.get("budget")))
+
+
+def _budget_mismatch(meta: dict, budget: Budget) -> str | None:
+    old = meta.get("budget")
+    if old is not None and old != budget.as_dict():
+        return f"it was run with budget {old}, now {budget.as_dict()}"
+    return None
+
+
+def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Path = "runs", study: str = "default",
+             redo: bool = False, retry_failed: bool = False) -> CellOutcome:
+    """Run one cell, or skip it when it is already done. Raises UserError for bad input."""
+    optimizer_cfg, task_cfg = _plain(optimizer_cfg), _plain(task_cfg)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"seed must be a non-negative integer, got {seed!r}")
+    task_type = TaskType.parse(task_cfg.get("metadata", {}).get("type", "bb"))
+    opt_id, variant, variant_cfg = resolve_optimizer(optimizer_cfg, task_type)
+    budget = Budget.from_mapping(task_cfg.get("budget"))
+    directory = run_dir(out, study, opt_id, task_cfg["id"], seed)
+
+    meta_before = read_run_json(directory)
+    if meta_before is not None and not redo:
+        status = meta_before.get("status")
+        if status == "complete":
+            mismatch = _budget_mismatch(meta_before, budget)
+            if mismatch:
+                raise UserError(f"run {directory} is complete but {mismatch}; use another study name or redo it (REDO=1)")
+            return CellOutcome(directory, "skipped_complete")
+        if status == "failed" and not retry_failed:
+            return CellOutcome(directory, "skipped_failed")
+
+    task = build_task(task_cfg)
+    adapter_cfg = dict(variant_cfg.get("adapter") or {})
+    if "_target_" not in adapter_cfg:
+        raise UserError(f"optimizer config {variant!r} has no adapter._target_")
+    cls = registry.optimizer_class(variant)
+    cls.check_task(task)  # IncompatibleError before anything is written
+
+    handle = RunHandle(directory)
+    try:
+        handle.acquire()
+    except RunLockedError:
+        return CellOutcome(directory, "skipped_locked")
+    try:
+        handle.archive_previous()
+        meta = {
+            "study": study, "optimizer_id": opt_id, "optimizer_variant": variant, "optimizer_config": variant_cfg,
+            "task_id": task.id, "task_type": task.task_type.value, "task_metadata": task_cfg.get("metadata", {}),
+            "seed": seed, "budget": budget.as_dict(), "versions": package_versions(), "git_revision": git_revision(),
+            **host_info(),
+        }
+        handle.start(meta)
+        workdir = handle.optimizer_workdir()
+
+        settings = {k: v for k, v in adapter_cfg.items() if k != "_target_"}
+
+        def make_optimizer():
+            return cls(task=task, seed=seed, workdir=workdir, **settings)
+
+        result = run_trials(task, make_optimizer, handle)
+        handle.finish(result.status, result.summary(), result.rows)
+    finally:
+        handle.release()
+    return CellOutcome(directory, "ran", result)

@@ -1,0 +1,118 @@
+"""The ObjectiveFunction contract every benchmark implements (real, surrogate, tabular, synthetic).
+
+One protocol for all kinds, as in Syne Tune's blackbox repository: the runner never needs to
+know which kind it drives. Metadata describing the search space is derived here once, so that
+collections only declare what they alone know (domain, approximation, optimum).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from .types import Evaluation, Fidelity, Objective, TaskType
+
+APPROXIMATIONS = ("real", "surrogate", "tabular", "synthetic")
+
+
+@dataclass(frozen=True)
+class ObjectiveMetadata:
+    """What a collection declares about its objective; space statistics are derived separately."""
+
+    domain: str
+    approximation: str
+    deterministic: bool = True
+    optimum: tuple[float, ...] | None = None  # best achievable cost(s) where known (regret is exact then)
+    fidelity_semantics: str | None = None  # how low fidelities relate to the full one
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.approximation not in APPROXIMATIONS:
+            raise ValueError(f"approximation must be one of {APPROXIMATIONS}, got {self.approximation!r}")
+
+
+class ObjectiveFunction(ABC):
+    """A function from configurations (and optionally a fidelity) to objective values.
+
+    Implementations build their `configspace` once in `__init__`; `evaluate` must be safe to call
+    many times and must not print or log (the runner records everything).
+    """
+
+    @property
+    @abstractmethod
+    def configspace(self):
+        """The ConfigSpace `ConfigurationSpace` of the task."""
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        return (Objective("cost", minimize=True),)
+
+    @property
+    def fidelity(self) -> Fidelity | None:
+        return None
+
+    @property
+    @abstractmethod
+    def metadata(self) -> ObjectiveMetadata:
+        """Domain, approximation kind, determinism, known optimum."""
+
+    @abstractmethod
+    def evaluate(self, config: Mapping[str, Any], fidelity: float | None = None, seed: int | None = None) -> Evaluation:
+        """Evaluate `config` (at `fidelity`, full fidelity when None)."""
+
+    @property
+    def task_type(self) -> TaskType:
+        return TaskType.of(len(self.objectives), self.fidelity is not None)
+
+
+def space_statistics(configspace) -> dict[str, Any]:
+    """Counts per hyperparameter kind, conditions and forbiddens: what task listings filter on."""
+    from ConfigSpace.hyperparameters import (
+        CategoricalHyperparameter,
+        Constant,
+        FloatHyperparameter,
+        IntegerHyperparameter,
+        OrdinalHyperparameter,
+    )
+
+    counts = {"float": 0, "integer": 0, "categorical": 0, "ordinal": 0, "constant": 0}
+    for hp in configspace.values():
+        if isinstance(hp, FloatHyperparameter):
+            counts["float"] += 1
+        elif isinstance(hp, IntegerHyperparameter):
+            counts["integer"] += 1
+        elif isinstance(hp, CategoricalHyperparameter):
+            counts["categorical"] += 1
+        elif isinstance(hp, OrdinalHyperparameter):
+            counts["ordinal"] += 1
+        elif isinstance(hp, Constant):
+            counts["constant"] += 1
+    return {
+        "dimensions": len(configspace),
+        **{f"n_{k}": v for k, v in counts.items()},
+        "n_conditions": len(configspace.conditions),
+        "n_forbiddens": len(configspace.forbidden_clauses),
+    }
+
+
+def describe(objective_function: ObjectiveFunction) -> dict[str, Any]:
+    """Full metadata record of an objective function (written into task configs and run metadata)."""
+    meta = objective_function.metadata
+    fid = objective_function.fidelity
+    record = {
+        "type": objective_function.task_type.value,
+        "domain": meta.domain,
+        "approximation": meta.approximation,
+        "deterministic": meta.deterministic,
+        "objectives": [{"name": o.name, "minimize": o.minimize} for o in objective_function.objectives],
+        "fidelity": None if fid is None else {"name": fid.name, "min": fid.min, "max": fid.max, "integer": fid.integer},
+        "optimum": None if meta.optimum is None else [float(v) for v in meta.optimum],
+        "fidelity_semantics": meta.fidelity_semantics,
+        **space_statistics(objective_function.configspace),
+    }
+    if meta.extra:
+        record["extra"] = dict(meta.extra)
+    return record
+
+
+__all__ = ["ObjectiveFunction", "ObjectiveMetadata", "space_statistics", "describe", "asdict"]

@@ -1,0 +1,131 @@
+"""Names users type (optimizers, tasks, tasksets) resolved from the Hydra config tree.
+
+Reads YAML only (no optimizer or benchmark library is imported), so listing thousands of tasks
+and checking compatibility before a study starts is fast.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import IncompatibleError, UserError, unknown_name
+from .types import TaskType
+
+CONFIG_DIR = Path(os.environ.get("CARPS_LIKE_CONFIGS", Path(__file__).resolve().parents[1] / "configs"))
+
+
+def _yaml(path: Path) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh) or {}
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    id: str
+    path: Path
+    config: dict
+
+    @property
+    def task_type(self) -> TaskType:
+        return TaskType.parse(self.config["metadata"]["type"])
+
+    @property
+    def metadata(self) -> dict:
+        return self.config.get("metadata", {})
+
+    @property
+    def collection(self) -> str:
+        return self.id.split("/", 1)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def tasks(config_dir: Path = CONFIG_DIR) -> dict[str, TaskEntry]:
+    """All tasks, keyed by id (the path below configs/task without .yaml)."""
+    root = config_dir / "task"
+    out = {}
+    for path in sorted(root.rglob("*.yaml")):
+        task_id = path.relative_to(root).with_suffix("").as_posix()
+        cfg = _yaml(path)
+        if cfg.get("id") != task_id:
+            raise UserError(f"{path}: id {cfg.get('id')!r} does not match its path ({task_id!r})")
+        out[task_id] = TaskEntry(task_id, path, cfg)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def optimizers(config_dir: Path = CONFIG_DIR) -> dict[str, dict]:
+    return {p.stem: _yaml(p) for p in sorted((config_dir / "optimizer").glob("*.yaml"))}
+
+
+@functools.lru_cache(maxsize=None)
+def tasksets(config_dir: Path = CONFIG_DIR) -> dict[str, dict]:
+    return {p.stem: _yaml(p) for p in sorted((config_dir / "taskset").glob("*.yaml"))}
+
+
+def get_task(task_id: str) -> TaskEntry:
+    all_tasks = tasks()
+    if task_id not in all_tasks:
+        raise unknown_name("task", task_id, list(all_tasks) + list(tasksets()), "make tasks")
+    return all_tasks[task_id]
+
+
+def get_optimizer_config(name: str) -> dict:
+    all_opts = optimizers()
+    if name not in all_opts:
+        raise unknown_name("optimizer", name, all_opts, "make optimizers")
+    return all_opts[name]
+
+
+def resolve_task_names(name: str) -> list[str]:
+    """A taskset name, a task id, or a comma-separated list of either -> task ids (order kept)."""
+    ids: list[str] = []
+    for part in [p.strip() for p in str(name).split(",") if p.strip()]:
+        if part in tasksets():
+            members = tasksets()[part].get("tasks") or []
+            for member in members:
+                get_task(member)  # a taskset naming a missing task is an error, not a silent drop
+            ids.extend(members)
+        else:
+            ids.append(get_task(part).id)
+    if not ids:
+        raise UserError(f"no tasks in {name!r}")
+    seen = set()
+    return [i for i in ids if not (i in seen or seen.add(i))]
+
+
+def optimizer_variant(name: str, task_type: TaskType) -> str:
+    """The concrete optimizer config for a task type: `smac` -> `smac_bb`, `smac_hyperband`, ..."""
+    cfg = get_optimizer_config(name)
+    by_type = cfg.get("by_task_type")
+    if not by_type:
+        return name
+    variant = by_type.get(task_type.value)
+    if variant is None:
+        supported = ", ".join(sorted(by_type))
+        raise IncompatibleError(f"optimizer {name!r} has no variant for task type {task_type.value!r} (it has: {supported})")
+    get_optimizer_config(variant)
+    return variant
+
+
+def optimizer_class(variant: str):
+    """Import the adapter class of a concrete optimizer config (its module defers library imports)."""
+    target = get_optimizer_config(variant).get("adapter", {}).get("_target_")
+    if not target:
+        raise UserError(f"optimizer config {variant!r} has no adapter._target_")
+    module, _, attr = target.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def incompatibility(optimizer_name: str, entry: TaskEntry) -> str | None:
+    """Why `optimizer_name` cannot run the task, or None."""
+    try:
+        variant = optimizer_variant(optimizer_name, entry.task_type)
+    except IncompatibleError as exc:
+        return str(exc)
+    meta = entry.metadata
+    return optimizer_class(variant).incompatibility(entry.task_type, meta.get("n_conditions", 0), meta.get("n_forbiddens", 0))

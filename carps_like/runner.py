@@ -1,0 +1,194 @@
+"""The one loop that drives every (optimizer, task, seed) run: ask -> evaluate -> tell.
+
+Budget accounting, timing, incumbent tracking and failure handling live here once, so that
+adapters stay thin. Per-trial work is constant-time (no re-scans of history) and writes one
+JSON line; nothing is deep-copied per trial.
+"""
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .incumbent import IncumbentTracker
+from .optimizer import Optimizer
+from .store import RunHandle
+from .task import Task
+from .types import Status, TrialInfo, TrialValue
+
+EPS = 1e-9
+
+
+class OptimizerProtocolError(RuntimeError):
+    """The optimizer broke the ask/tell contract (e.g. a fidelity outside the task's bounds)."""
+
+
+@dataclass
+class RunResult:
+    status: str  # complete | failed
+    n_trials: int
+    budget_used: float
+    incumbent: dict
+    stop_reason: str
+    error: str | None = None
+    optimizer_time: float = 0.0
+    objective_time: float = 0.0
+    virtual_time: float = 0.0
+    setup_time: float = 0.0
+    wall_time: float = 0.0
+    n_crashed: int = 0
+    rows: list[dict] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict:
+        return {k: getattr(self, k) for k in ("n_trials", "budget_used", "incumbent", "stop_reason", "error",
+                                               "optimizer_time", "objective_time", "virtual_time", "setup_time",
+                                               "wall_time", "n_crashed")}
+
+
+class _Sink:
+    """Where rows go when no run directory is used (tests, perf baselines)."""
+
+    def append_trial(self, row: dict) -> None:  # pragma: no cover - trivial
+        pass
+
+
+def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunHandle | None = None) -> RunResult:
+    """Run one optimizer on one task until the budget is spent or the optimizer fails.
+
+    Never raises for objective or optimizer errors: an objective that raises gives a CRASHED
+    trial and the run goes on; an optimizer that raises ends the run as failed, with the
+    traceback in the result. Trials already written stay written.
+    """
+    sink = handle if handle is not None else _Sink()
+    budget = task.budget
+    n_limit = math.inf if budget.n_trials is None else float(budget.n_trials)
+    t_limit = math.inf if budget.time_limit is None else float(budget.time_limit)
+    fid = task.fidelity
+    fid_max = fid.max if fid is not None else None
+    minimize = [o.minimize for o in task.objectives]
+    multi_objective = len(minimize) > 1
+    objective = task.objective_function
+    incumbent = IncumbentTracker(multi_objective=multi_objective)
+    clock = time.perf_counter
+    wall = time.time
+
+    rows: list[dict] = []
+    result = RunResult(status="complete", n_trials=0, budget_used=0.0, incumbent={}, stop_reason="budget")
+    t_start = clock()
+    optimizer = None
+    try:
+        t0 = clock()
+        optimizer = make_optimizer()
+        result.setup_time = clock() - t0
+    except Exception:
+        result.status, result.stop_reason, result.error = "failed", "optimizer_error", traceback.format_exc()
+        result.wall_time = clock() - t_start
+        return result
+
+    used = 0.0
+    trial = 0
+    opt_time = obj_time = virt_total = 0.0
+    try:
+        while used < n_limit - EPS and (clock() - t_start) < t_limit:
+            t0 = clock()
+            info: TrialInfo = optimizer.ask()
+            t_ask = clock() - t0
+            fidelity = info.fidelity
+            if fid is None:
+                if fidelity is not None:
+                    raise OptimizerProtocolError(f"optimizer asked for fidelity {fidelity!r} on a task without fidelity")
+                cost_units = 1.0
+            else:
+                if fidelity is None:
+                    fidelity = fid_max
+                elif not fid.contains(fidelity):
+                    raise OptimizerProtocolError(f"optimizer asked for {fid.name}={fidelity!r}, outside [{fid.min}, {fid.max}]")
+                cost_units = fidelity / fid_max
+            if used + cost_units > n_limit + EPS:
+                opt_time += t_ask
+                result.stop_reason = "budget"
+                break
+
+            start_wall = wall()
+            t1 = clock()
+            error = None
+            try:
+                evaluation = objective.evaluate(info.config, fidelity, info.seed)
+                t_obj = clock() - t1
+                values = evaluation.values
+                costs = [v if m else -v for v, m in zip(values, minimize)]
+                status = Status.SUCCESS
+                vt = evaluation.virtual_time
+                virtual = t_obj if vt is None else float(vt)
+            except Exception as exc:  # the objective crashed: record it, go on
+                t_obj = clock() - t1
+                costs = None
+                status = Status.CRASHED
+                virtual = t_obj
+                error = f"{type(exc).__name__}: {exc}"
+            end_wall = wall()
+            used += cost_units
+
+            if status is Status.SUCCESS:
+                cost_value = tuple(costs) if multi_objective else costs[0]
+                incumbent.update(trial, cost_value, fidelity)
+            else:
+                cost_value = None
+            value = TrialValue(cost=cost_value, status=status, time=t_obj, virtual_time=virtual,
+                               info={} if error is None else {"error": error})
+            t2 = clock()
+            tell_error = None
+            try:
+                optimizer.tell(info, value)
+            except Exception as exc:  # keep the evaluated trial, then fail the run
+                tell_error = exc
+            t_opt = t_ask + (clock() - t2)
+
+            row = {
+                "trial": trial,
+                "config": dict(info.config),
+                "fidelity": fidelity,
+                "trial_seed": info.seed,
+                "budget_used": used,
+                "costs": costs,
+                "status": status.value,
+                "optimizer_time": t_opt,
+                "objective_time": t_obj,
+                "virtual_time": virtual,
+                "start_time": start_wall,
+                "end_time": end_wall,
+                "incumbent_cost": None if multi_objective else incumbent.best_cost,
+            }
+            if error is not None:
+                row["error"] = error
+                result.n_crashed += 1
+            sink.append_trial(row)
+            rows.append(row)
+            if tell_error is not None:
+                raise tell_error
+            opt_time += t_opt
+            obj_time += t_obj
+            virt_total += virtual
+            trial += 1
+        else:
+            result.stop_reason = "budget" if used >= n_limit - EPS else "time_limit"
+    except Exception:
+        result.status, result.stop_reason, result.error = "failed", "optimizer_error", traceback.format_exc()
+    finally:
+        try:
+            optimizer.close()
+        except Exception:
+            if result.error is None:
+                result.status, result.stop_reason, result.error = "failed", "optimizer_error", traceback.format_exc()
+
+    result.n_trials = trial
+    result.budget_used = used
+    result.incumbent = incumbent.summary()
+    result.optimizer_time = opt_time
+    result.objective_time = obj_time
+    result.virtual_time = virt_total
+    result.wall_time = clock() - t_start
+    result.rows = rows
+    return result
