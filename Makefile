@@ -23,7 +23,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONDONTWRITEBYTECODE ?=
 
-.PHONY: help install run test test-all perf tasks optimizers lock clean-venv
+.PHONY: help install run test test-all perf tasks optimizers task-configs lock clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ tasks: $(STAMP)  ## list tasks: make tasks FILTER=bbob
 
 optimizers: $(STAMP)  ## list optimizers and the task types they support
 	$(PY) -m carps_like.cli_list optimizers
+
+task-configs: $(STAMP)  ## regenerate configs/task/ from the task collections in benchmarks/
+	$(PY) -m carps_like.catalog
 
 lock:  ## re-resolve requirements.in into requirements.lock (maintainers)
 	rm -rf /tmp/carps-like-lock && $(PYTHON_BOOT) -m venv /tmp/carps-like-lock

@@ -8,9 +8,12 @@ They are real ObjectiveFunctions (no mocks): cheap closed-form functions over mi
 * toy/mo        two shifted spheres (a convex Pareto front between their centres).
 * toy/momf      toy/mo with the toy/mf bias on both objectives.
 * toy/crashing  toy/bb that raises for x0 > 0.5 (exercises CRASHED trials).
+
+`delay` (seconds slept per evaluation, default 0) makes any of them slow on purpose.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping
 
 from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
@@ -32,10 +35,11 @@ class ToyFunction(ObjectiveFunction):
 
     KINDS = ("bb", "bb_mixed", "mf", "mo", "momf", "crashing")
 
-    def __init__(self, kind: str = "bb") -> None:
+    def __init__(self, kind: str = "bb", delay: float = 0.0) -> None:
         if kind not in self.KINDS:
             raise ValueError(f"unknown toy kind {kind!r}; accepted: {', '.join(self.KINDS)}")
         self.kind = kind
+        self.delay = float(delay)  # seconds slept per evaluation: lets tests kill a run mid-way
         space = ConfigurationSpace(name=f"toy_{kind}", space=[Float("x0", (-1.0, 1.0)), Float("x1", (-1.0, 1.0))])
         if kind == "bb_mixed":
             kind_hp = Categorical("kind", ["a", "b"])
@@ -68,6 +72,8 @@ class ToyFunction(ObjectiveFunction):
         return self._meta
 
     def evaluate(self, config: Mapping[str, Any], fidelity: float | None = None, seed: int | None = None) -> Evaluation:
+        if self.delay:
+            time.sleep(self.delay)
         x0, x1 = float(config["x0"]), float(config["x1"])
         if self.kind == "crashing" and x0 > 0.5:
             raise RuntimeError(f"toy crash at x0={x0:.3f}")

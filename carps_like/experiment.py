@@ -102,7 +102,7 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
     adapter_cfg = dict(variant_cfg.get("adapter") or {})
     if "_target_" not in adapter_cfg:
         raise UserError(f"optimizer config {variant!r} has no adapter._target_")
-    cls = registry.optimizer_class(variant)
+    cls = registry.import_target(adapter_cfg["_target_"])
     cls.check_task(task)  # IncompatibleError before anything is written
 
     handle = RunHandle(directory)

@@ -117,8 +117,16 @@ def optimizer_class(variant: str):
     target = get_optimizer_config(variant).get("adapter", {}).get("_target_")
     if not target:
         raise UserError(f"optimizer config {variant!r} has no adapter._target_")
+    return import_target(target)
+
+
+def import_target(target: str):
+    """'package.module.Class' -> the class, with a clear error when it does not exist."""
     module, _, attr = target.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot import {target!r}: {exc}") from None
 
 
 def incompatibility(optimizer_name: str, entry: TaskEntry) -> str | None:

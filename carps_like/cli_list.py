@@ -1,0 +1,84 @@
+"""`make tasks` / `make optimizers`: list what can be run, filtered, with counts per task type.
+
+    python -m carps_like.cli_list tasks [FILTER ...]
+FILTER terms: a substring or glob of the id (bbob/f1_*), or key=value on metadata:
+type=mf, collection=bbob, dim=5 (also dim<=10, dim>=3), approximation=real, conditional=yes.
+"""
+from __future__ import annotations
+
+import fnmatch
+import operator
+import re
+import sys
+from collections import Counter
+
+from . import registry
+from .errors import UserError
+
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "=": operator.eq}
+
+
+def _match(entry: registry.TaskEntry, term: str) -> bool:
+    m = re.fullmatch(r"(\w+)(<=|>=|<|>|=)(.+)", term)
+    if not m:
+        return fnmatch.fnmatch(entry.id, term) if any(c in term for c in "*?[") else term in entry.id
+    key, op, value = m.groups()
+    meta = entry.metadata
+    if key == "type":
+        return meta.get("type") == value
+    if key == "collection":
+        return entry.collection == value
+    if key in ("dim", "dimensions"):
+        return _OPS[op](int(meta.get("dimensions", 0)), int(value))
+    if key == "conditional":
+        return (meta.get("n_conditions", 0) > 0) == (value.lower() in ("yes", "true", "1"))
+    if key in meta:
+        return str(meta[key]) == value
+    raise UserError(f"unknown filter key {key!r}; accepted: type, collection, dim, conditional, approximation, domain")
+
+
+def filter_tasks(terms: list[str]) -> list[registry.TaskEntry]:
+    return [e for e in registry.tasks().values() if all(_match(e, t) for t in terms)]
+
+
+def list_tasks(terms: list[str]) -> int:
+    entries = filter_tasks(terms)
+    width = max((len(e.id) for e in entries), default=10)
+    print(f"{'task id':<{width}}  type  dims  approximation  budget")
+    for e in entries:
+        m = e.metadata
+        b = e.config.get("budget", {})
+        print(f"{e.id:<{width}}  {m['type']:<4}  {m.get('dimensions', '?'):>4}  {m.get('approximation', '?'):<13}  {b.get('n_trials')}")
+    counts = Counter(e.metadata["type"] for e in entries)
+    print(f"\n{len(entries)} tasks: " + ", ".join(f"{t} {counts.get(t, 0)}" for t in ("bb", "mf", "mo", "momf")))
+    sets = registry.tasksets()
+    print("tasksets: " + ", ".join(f"{n} ({len(s.get('tasks') or [])})" for n, s in sets.items()))
+    return 0
+
+
+def list_optimizers() -> int:
+    for name, cfg in registry.optimizers().items():
+        if cfg.get("by_task_type"):
+            variants = ", ".join(f"{t}: {v}" for t, v in cfg["by_task_type"].items())
+            print(f"{name:<18} picks per task type -> {variants}")
+        else:
+            cls = registry.optimizer_class(name)
+            types = ",".join(sorted(t.value for t in cls.task_types))
+            cond = "" if cls.supports_conditions else "  (no conditional spaces)"
+            print(f"{name:<18} {types:<14} {cfg['adapter']['_target_']}{cond}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if not argv or argv[0] not in ("tasks", "optimizers"):
+            raise UserError("usage: python -m carps_like.cli_list tasks [FILTER ...] | optimizers")
+        return list_tasks(argv[1:]) if argv[0] == "tasks" else list_optimizers()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

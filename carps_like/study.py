@@ -1,0 +1,216 @@
+"""Front end of `make run`: one optimizer on a task or taskset, for several seeds.
+
+    python -m carps_like.study --optimizer smac --task subset_bb --seeds 5
+
+It checks every name and budget first (one-line errors, no tracebacks), skips tasks the
+optimizer does not support with one summary line, skips runs already complete, then launches
+the remaining cells as a Hydra multirun (joblib launcher by default: parallel over cores) and
+shows progress by watching the run directories. Exit status: 0 when every run is complete,
+1 when some failed or did not finish, 2 for bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from . import registry
+from .errors import UserError
+from .progress import ProgressMonitor
+from .store import read_run_json, run_dir
+from .task import Budget
+
+
+def say(*parts, **kw) -> None:
+    print(*parts, flush=True, **kw)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'5' -> seeds 1..5; '1,4,9' -> those seeds; '3-6' -> 3..6."""
+    text = str(text).strip()
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+        elif "-" in text.lstrip("-") and not text.startswith("-"):
+            lo, hi = (int(s) for s in text.split("-", 1))
+            seeds = list(range(lo, hi + 1))
+        else:
+            n = int(text)
+            if n < 1:
+                raise ValueError
+            seeds = list(range(1, n + 1))
+    except ValueError:
+        raise UserError(f"SEEDS must be a count >= 1 (e.g. 5 -> seeds 1..5), a list (1,4,9) or a range (3-6); got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise UserError(f"seeds must be non-negative integers; got {text!r}")
+    return sorted(set(seeds))
+
+
+def _budget_value(text: str | None, name: str) -> str | None:
+    if text is None:
+        return None
+    if text.lower() in ("none", "null"):
+        return "null"
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{name} must be a positive number or 'none'; got {text!r}") from None
+    if not value > 0:
+        raise UserError(f"{name} must be a positive number or 'none'; got {text!r}")
+    return text
+
+
+def effective_budget(entry: registry.TaskEntry, n_trials: str | None, time_limit: str | None) -> Budget:
+    budget = dict(entry.config.get("budget") or {})
+    if n_trials is not None:
+        budget["n_trials"] = None if n_trials == "null" else float(n_trials)
+    if time_limit is not None:
+        budget["time_limit"] = None if time_limit == "null" else float(time_limit)
+    return Budget.from_mapping(budget)
+
+
+def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
+    """Resolve names and budgets; return (tasks to run, seeds, pending cells, report)."""
+    registry.get_optimizer_config(args.optimizer)
+    task_ids = registry.resolve_task_names(args.task)
+    seeds = parse_seeds(args.seeds)
+    n_trials = _budget_value(args.n_trials, "N_TRIALS")
+    time_limit = _budget_value(args.time_limit, "TIME_LIMIT")
+
+    skipped: dict[str, list[str]] = defaultdict(list)
+    runnable = []
+    for tid in task_ids:
+        entry = registry.get_task(tid)
+        reason = registry.incompatibility(args.optimizer, entry)
+        if reason:
+            skipped[reason.replace(f" (task {tid})", "")].append(tid)
+        else:
+            effective_budget(entry, n_trials, time_limit)  # validates
+            runnable.append(tid)
+    if not runnable:
+        reasons = "; ".join(f"{r} ({len(t)} tasks)" for r, t in skipped.items())
+        raise UserError(f"optimizer {args.optimizer!r} supports none of the {len(task_ids)} tasks in {args.task!r}: {reasons}")
+
+    pending, complete, failed_before, mismatched = [], 0, 0, []
+    for tid in runnable:
+        entry = registry.get_task(tid)
+        budget = effective_budget(entry, n_trials, time_limit).as_dict()
+        for seed in seeds:
+            d = run_dir(args.out, args.study, args.optimizer, tid, seed)
+            meta = read_run_json(d)
+            status = None if meta is None else meta.get("status")
+            if not args.redo and status == "complete":
+                if meta.get("budget") not in (None, budget):
+                    mismatched.append(f"{tid} seed {seed}: {meta.get('budget')} != {budget}")
+                    continue
+                complete += 1
+                continue
+            if not args.redo and status == "failed" and not args.retry_failed:
+                failed_before += 1
+                continue
+            pending.append((tid, seed, d))
+    if mismatched:
+        raise UserError(f"{len(mismatched)} complete runs in study {args.study!r} used another budget "
+                        f"(e.g. {mismatched[0]}); choose another STUDY or redo them with REDO=1")
+    report = {"skipped": skipped, "complete": complete, "failed_before": failed_before, "n_tasks": len(task_ids),
+              "n_trials": n_trials, "time_limit": time_limit}
+    return runnable, seeds, pending, report
+
+
+def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None, time_limit: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "carps_like.run", "-m", f"optimizer={args.optimizer}", f"task={','.join(tasks)}",
+           f"seed={','.join(str(s) for s in seeds)}", f"out={args.out}", f"study={args.study}"]
+    if args.jobs:
+        cmd.append(f"hydra.launcher.n_jobs={args.jobs}")
+    if n_trials is not None:
+        cmd.append(f"task.budget.n_trials={n_trials}")
+    if time_limit is not None:
+        cmd.append(f"task.budget.time_limit={time_limit}")
+    if args.redo:
+        cmd.append("redo=true")
+    if args.retry_failed:
+        cmd.append("retry_failed=true")
+    return cmd + list(args.overrides)
+
+
+def summarize(cells: list[tuple[str, int, Path]], stream=sys.stdout) -> int:
+    failed, unfinished = [], []
+    for tid, seed, d in cells:
+        meta = read_run_json(d) or {}
+        status = meta.get("status")
+        if status == "failed":
+            err = (meta.get("error") or "").strip().splitlines()
+            failed.append(f"  {d}: {err[-1] if err else 'failed'}")
+        elif status != "complete":
+            unfinished.append(f"  {d}: {status or 'not started'}")
+    if failed:
+        say(f"{len(failed)} runs failed (traceback in each run.json):", file=stream)
+        say("\n".join(failed[:10]) + ("\n  ..." if len(failed) > 10 else ""), file=stream)
+    if unfinished:
+        say(f"{len(unfinished)} runs did not finish (run the same command again to resume):", file=stream)
+        say("\n".join(unfinished[:10]) + ("\n  ..." if len(unfinished) > 10 else ""), file=stream)
+    return 1 if failed or unfinished else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="carps_like.study", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--optimizer", required=True, help="optimizer name (make optimizers lists them)")
+    parser.add_argument("--task", required=True, help="task id, taskset name, or a comma-separated list")
+    parser.add_argument("--seeds", default="5", help="count (5 -> 1..5), list (1,4,9) or range (3-6)")
+    parser.add_argument("--out", default="runs", help="results directory")
+    parser.add_argument("--study", default="default", help="study name (a subdirectory of --out)")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel runs (default: all cores)")
+    parser.add_argument("--n-trials", default=None, help="budget in full-fidelity evaluations, or 'none'")
+    parser.add_argument("--time-limit", default=None, help="wall-clock seconds per run, or 'none'")
+    parser.add_argument("--redo", action="store_true", help="run complete runs again (old results go to attempts/)")
+    parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. optimizer.adapter.n_init=5")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.jobs is not None and args.jobs < 1:
+            raise UserError(f"JOBS must be >= 1, got {args.jobs}")
+        tasks, seeds, pending, report = plan(args)
+    except UserError as exc:
+        say(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    label = f"{args.study}/{args.optimizer}"
+    for reason, tids in report["skipped"].items():
+        shown = ", ".join(tids[:3]) + (", ..." if len(tids) > 3 else "")
+        say(f"[{label}] skipping {len(tids)} of {report['n_tasks']} tasks: {reason} ({shown})")
+    total = len(tasks) * len(seeds)
+    if report["complete"] or report["failed_before"]:
+        extra = f", {report['failed_before']} failed earlier (RETRY_FAILED: --retry-failed)" if report["failed_before"] else ""
+        say(f"[{label}] {report['complete']} of {total} runs already complete{extra}")
+    if not pending:
+        say(f"[{label}] nothing to run; results in {Path(args.out) / args.study}")
+        return 1 if report["failed_before"] else 0
+
+    run_tasks = sorted({t for t, _, _ in pending}, key=tasks.index)
+    run_seeds = sorted({s for _, s, _ in pending})
+    cmd = hydra_command(args, run_tasks, run_seeds, report["n_trials"], report["time_limit"])
+    say(f"[{label}] running {len(pending)} runs ({len(run_tasks)} tasks x {len(run_seeds)} seeds) -> {Path(args.out) / args.study}")
+    monitor = ProgressMonitor([d for _, _, d in pending], label).start()
+    env = dict(os.environ, HYDRA_FULL_ERROR=os.environ.get("HYDRA_FULL_ERROR", "0"))
+    try:
+        proc = subprocess.run(cmd, env=env)
+    except KeyboardInterrupt:
+        monitor.stop()
+        say(f"[{label}] interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    monitor.stop()
+    status = summarize(pending)
+    if proc.returncode != 0 and status == 0:
+        say(f"[{label}] the launcher exited with status {proc.returncode}", file=sys.stderr)
+        return 1
+    if status == 0:
+        say(f"[{label}] all {total} runs complete; results in {Path(args.out) / args.study}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

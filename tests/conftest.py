@@ -1,0 +1,31 @@
+"""Shared fixtures: real toy tasks from benchmarks/toy.py, built the way the runner builds them."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def make_task():
+    """make_task('toy/mf', n_trials=10, time_limit=None, **objective_kwargs) -> Task"""
+    from carps_like import registry
+    from carps_like.experiment import build_task
+
+    def _make(task_id: str, n_trials=None, time_limit=None, **objective_kwargs):
+        cfg = registry.get_task(task_id).config
+        cfg = {**cfg, "objective_function": {**cfg["objective_function"], **objective_kwargs}}
+        if n_trials is not None or time_limit is not None:
+            cfg["budget"] = {"n_trials": n_trials, "time_limit": time_limit}
+        return build_task(cfg)
+
+    return _make
+
+
+def python_cmd(*args: str) -> list[str]:
+    return [sys.executable, *args]

@@ -1,0 +1,70 @@
+"""User-facing commands: one-line errors for bad input, studies that resume, progress output."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from carps_like.store import read_run_json
+
+
+def _study(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "carps_like.study", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "carps_like.run", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--optimizer", "randomserch", "--task", "toy"], "unknown optimizer 'randomserch'; closest: randomsearch"),
+    (["--optimizer", "randomsearch", "--task", "toy/bbb"], "unknown task 'toy/bbb'; closest: toy/bb"),
+    (["--optimizer", "randomsearch", "--task", "toy", "--seeds", "0"], "SEEDS must be a count >= 1"),
+    (["--optimizer", "randomsearch", "--task", "toy", "--seeds", "x"], "SEEDS must be"),
+    (["--optimizer", "randomsearch", "--task", "toy", "--n-trials", "-4"], "N_TRIALS must be a positive number"),
+    (["--optimizer", "randomsearch", "--task", "toy", "--n-trials", "none"], "budget needs n_trials and/or time_limit"),
+    (["--optimizer", "randomsearch", "--task", "toy", "--jobs", "0"], "JOBS must be >= 1"),
+])
+def test_study_rejects_bad_input_in_one_line(tmp_path, args, expected):
+    res = _study(*args, "--out", str(tmp_path))
+    assert res.returncode == 2
+    assert expected in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_run_entry_point_rejects_unknown_names_and_missing_task():
+    res = _run("optimizer=nope", "task=toy/bb")
+    assert res.returncode == 2 and "unknown optimizer 'nope'" in res.stderr and "Traceback" not in res.stderr
+    res = _run("optimizer=randomsearch")
+    assert res.returncode == 2 and "missing task=" in res.stderr
+    res = _run("task=toy/bb", "seed=-3")
+    assert res.returncode == 2 and "seed must be a non-negative integer" in res.stderr
+
+
+def test_study_runs_a_taskset_then_skips_it_when_complete(tmp_path):
+    res = _study("--optimizer", "randomsearch", "--task", "toy", "--seeds", "2", "--out", str(tmp_path), "--n-trials", "6")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "running 10 runs (5 tasks x 2 seeds)" in res.stdout and "10/10 runs done" in res.stderr
+    dirs = list((tmp_path / "default" / "randomsearch").rglob("run.json"))
+    assert len(dirs) == 10 and all(read_run_json(p.parent)["n_trials"] == 6 for p in dirs)
+    again = _study("--optimizer", "randomsearch", "--task", "toy", "--seeds", "2", "--out", str(tmp_path), "--n-trials", "6")
+    assert again.returncode == 0 and "10 of 10 runs already complete" in again.stdout and "nothing to run" in again.stdout
+    changed = _study("--optimizer", "randomsearch", "--task", "toy", "--seeds", "2", "--out", str(tmp_path), "--n-trials", "7")
+    assert changed.returncode == 2 and "used another budget" in changed.stderr
+
+
+def test_study_with_a_time_only_budget(tmp_path):
+    res = _study("--optimizer", "randomsearch", "--task", "toy/bb", "--seeds", "1", "--out", str(tmp_path),
+                 "--n-trials", "none", "--time-limit", "0.5", "+task.objective_function.delay=0.01")
+    assert res.returncode == 0, res.stdout + res.stderr
+    meta = read_run_json(tmp_path / "default" / "randomsearch" / "toy" / "bb" / "seed_1")
+    assert meta["stop_reason"] == "time_limit" and meta["budget"] == {"n_trials": None, "time_limit": 0.5}
+    assert meta["n_trials"] > 5
+
+
+def test_study_reports_failed_runs_and_exits_nonzero(tmp_path):
+    res = _study("--optimizer", "randomsearch", "--task", "toy/bb", "--seeds", "1", "--out", str(tmp_path),
+                 "+optimizer.adapter.no_such_setting=1")
+    assert res.returncode == 1
+    assert "1 runs failed" in res.stdout and "no_such_setting" in res.stdout

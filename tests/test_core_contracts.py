@@ -1,0 +1,97 @@
+"""Contracts of the core value types: budgets, task types, incumbents, capability checks."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from carps_like.errors import IncompatibleError, UserError
+from carps_like.incumbent import IncumbentTracker, dominates
+from carps_like.optimizer import Optimizer
+from carps_like.task import Budget
+from carps_like.types import Fidelity, TaskType
+
+
+def test_task_type_follows_objectives_and_fidelity():
+    assert TaskType.of(1, False) is TaskType.BLACKBOX
+    assert TaskType.of(1, True) is TaskType.MULTI_FIDELITY
+    assert TaskType.of(2, False) is TaskType.MULTI_OBJECTIVE
+    assert TaskType.of(3, True) is TaskType.MULTI_FIDELITY_MULTI_OBJECTIVE
+    with pytest.raises(ValueError, match="accepted: bb, mf, mo, momf"):
+        TaskType.parse("blackbox")
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n_trials": 0}, {"n_trials": -1}, {"time_limit": math.inf},
+                                    {"n_trials": "ten"}, {"n_trials": True}])
+def test_invalid_budgets_are_rejected_with_what_is_accepted(kwargs):
+    with pytest.raises(UserError, match="n_trials|time_limit"):
+        Budget.from_mapping(kwargs) if "n_trials" in kwargs and isinstance(kwargs["n_trials"], str) else Budget(**kwargs)
+
+
+def test_budget_from_mapping_accepts_time_only_and_rejects_unknown_keys():
+    assert Budget.from_mapping({"n_trials": "none", "time_limit": 2}).as_dict() == {"n_trials": None, "time_limit": 2}
+    with pytest.raises(UserError, match="unknown budget keys"):
+        Budget.from_mapping({"trials": 3})
+
+
+def test_fidelity_bounds():
+    with pytest.raises(ValueError):
+        Fidelity("z", 5, 1)
+    f = Fidelity("z", 1, 9)
+    assert f.contains(1) and f.contains(9) and not f.contains(9.5)
+
+
+def test_incumbent_single_objective_keeps_best():
+    inc = IncumbentTracker(multi_objective=False)
+    assert inc.update(0, 3.0, None)
+    assert not inc.update(1, 4.0, None)
+    assert inc.update(2, 1.0, None)
+    assert inc.summary() == {"fidelity": None, "trial": 2, "cost": 1.0}
+
+
+def test_incumbent_multi_fidelity_prefers_highest_fidelity():
+    inc = IncumbentTracker(multi_objective=False)
+    inc.update(0, 0.1, 1.0)
+    assert inc.update(1, 5.0, 9.0)  # first full-fidelity trial replaces a better low-fidelity one
+    assert not inc.update(2, 0.0, 3.0)  # lower fidelity never competes again
+    assert inc.summary()["trial"] == 1 and inc.summary()["fidelity"] == 9.0
+
+
+def test_pareto_front_is_kept_non_dominated():
+    assert dominates((1, 1), (1, 2)) and not dominates((1, 2), (2, 1)) and not dominates((1, 1), (1, 1))
+    inc = IncumbentTracker(multi_objective=True)
+    for t, c in enumerate([(3, 3), (1, 4), (4, 1), (2, 2), (2, 2), (5, 5)]):
+        inc.update(t, c, None)
+    front = {tuple(p["cost"]) for p in inc.summary()["pareto_front"]}
+    assert front == {(1, 4), (4, 1), (2, 2)}
+
+
+class _BBOnly(Optimizer):
+    task_types = frozenset({TaskType.BLACKBOX})
+    supports_conditions = False
+
+    def ask(self):  # pragma: no cover - never asked
+        raise AssertionError
+
+    def tell(self, trial_info, trial_value):  # pragma: no cover
+        raise AssertionError
+
+
+def test_capability_check_names_the_reason(make_task):
+    assert _BBOnly.incompatibility(TaskType.BLACKBOX) is None
+    assert "not 'mf'" in _BBOnly.incompatibility(TaskType.MULTI_FIDELITY)
+    with pytest.raises(IncompatibleError, match="conditional"):
+        _BBOnly.check_task(make_task("toy/bb_mixed"))
+
+
+def test_importing_the_core_imports_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, carps_like.runner, carps_like.experiment, carps_like.registry, carps_like.study, "
+            "carps_like.store, optimizers.randomsearch\n"
+            "import optimizers.smac, optimizers.hebo\n"
+            "heavy = [m for m in ('torch', 'smac', 'hebo', 'pymoo') if m in sys.modules]\n"
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
