@@ -144,3 +144,36 @@ def test_multi_objective_costs_are_minimization_form(make_task):
     result = run_trials(task, _rs(task))
     assert all(len(r["costs"]) == 2 for r in result.rows)
     assert TaskType.MULTI_OBJECTIVE is task.task_type
+
+
+
+
+def test_maximized_objectives_are_negated_once_for_optimizers_and_store(make_task):
+    from ConfigSpace import ConfigurationSpace, Float
+
+    from carps_like.objective import ObjectiveFunction, ObjectiveMetadata
+    from carps_like.task import Budget, Task
+    from carps_like.types import Evaluation, Objective
+
+    class AccuracyAndSize(ObjectiveFunction):
+        def __init__(self):
+            self._cs = ConfigurationSpace(space=[Float("x", (0.0, 1.0))])
+
+        configspace = property(lambda self: self._cs)
+        objectives = property(lambda self: (Objective("accuracy", minimize=False), Objective("size")))
+        metadata = property(lambda self: ObjectiveMetadata(domain="test", approximation="synthetic"))
+
+        def evaluate(self, config, fidelity=None, seed=None):
+            return Evaluation(values=(config["x"], 10 * config["x"]))
+
+    task = Task("test/acc", AccuracyAndSize(), Budget(n_trials=10))
+    told = []
+
+    class Recorder(RandomSearch):
+        def tell(self, trial_info, trial_value):
+            told.append((trial_info.config["x"], trial_value.cost))
+
+    result = run_trials(task, lambda: Recorder(task, seed=0))
+    for (x, cost), row in zip(told, result.rows):
+        assert cost == pytest.approx((-x, 10 * x)) and row["costs"] == pytest.approx([-x, 10 * x])
+    assert len(result.incumbent["pareto_front"]) == 10  # accuracy up, size up: every point is Pareto-optimal

@@ -1,0 +1,55 @@
+"""configs/task/ must match the task collections exactly, and every taskset must name real tasks."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from carps_like import registry
+from carps_like.catalog import COLLECTIONS, all_specs, render
+
+
+@pytest.fixture(scope="module")
+def specs():
+    return all_specs()
+
+
+def test_every_collection_task_has_an_up_to_date_config(specs):
+    stale = []
+    for spec in specs:
+        path = registry.CONFIG_DIR / "task" / f"{spec.id}.yaml"
+        if not path.exists() or path.read_text() != render(spec):
+            stale.append(spec.id)
+    assert not stale, f"{len(stale)} task configs are missing or stale (run `make task-configs`): {stale[:5]}"
+
+
+def test_no_config_without_a_collection_task(specs):
+    ids = {s.id for s in specs}
+    orphans = [tid for tid in registry.tasks() if tid not in ids]
+    assert not orphans, f"configs without a task in {COLLECTIONS}: {orphans[:5]}"
+
+
+def test_bbob_covers_24_functions_5_dimensions_3_instances():
+    bbob = [e for e in registry.tasks().values() if e.collection == "bbob"]
+    assert len(bbob) == 24 * 5 * 3
+    assert Counter(e.metadata["dimensions"] for e in bbob) == {d: 72 for d in (2, 3, 5, 10, 20)}
+
+
+def test_every_task_type_is_offered():
+    types = Counter(e.metadata["type"] for e in registry.tasks().values() if e.collection != "toy")
+    assert set(types) == {"bb", "mf", "mo", "momf"}, types
+
+
+@pytest.mark.parametrize("name", sorted(registry.tasksets()))
+def test_tasksets_name_existing_tasks(name):
+    members = registry.tasksets()[name]["tasks"]
+    assert members and len(set(members)) == len(members)
+    for tid in members:
+        registry.get_task(tid)
+
+
+@pytest.mark.parametrize("name,task_type", [("subset_bb", "bb"), ("subset_mf", "mf"), ("subset_mo", "mo"), ("subset_momf", "momf")])
+def test_provisional_subsets_hold_one_task_type(name, task_type):
+    members = registry.tasksets()[name]["tasks"]
+    assert 8 <= len(members) <= 12
+    assert {registry.get_task(t).metadata["type"] for t in members} == {task_type}
