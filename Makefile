@@ -21,7 +21,7 @@ FILTER   ?=
 
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
-export PYTHONDONTWRITEBYTECODE ?=
+export PYTHONHASHSEED ?= 0
 
 .PHONY: help install run test test-all perf tasks optimizers task-configs lock clean-venv
 

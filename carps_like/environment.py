@@ -38,4 +38,5 @@ def git_revision() -> str | None:
 
 
 def host_info() -> dict[str, str | int]:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(), "platform": platform.platform()}
+    return {"host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
+            "platform": platform.platform(), "pythonhashseed": os.environ.get("PYTHONHASHSEED")}

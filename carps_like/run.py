@@ -8,6 +8,7 @@ valid names instead of a traceback.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import hydra
@@ -71,7 +72,16 @@ def main(cfg: DictConfig) -> str:
     return outcome.status
 
 
+def _fixed_hash_seed() -> None:
+    """Re-execute with PYTHONHASHSEED=0 unless set: SMAC orders candidates through sets of
+    Configurations, so runs are reproducible across processes only with a fixed hash seed."""
+    if os.environ.get("PYTHONHASHSEED") is None:
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "carps_like.run", *sys.argv[1:]])
+
+
 def cli() -> None:
+    _fixed_hash_seed()
     try:
         _check_overrides(sys.argv[1:])
     except UserError as exc:

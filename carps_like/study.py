@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"[{label}] running {len(pending)} runs ({len(run_tasks)} tasks x {len(run_seeds)} seeds) -> {Path(args.out) / args.study}")
     monitor = ProgressMonitor([d for _, _, d in pending], label).start()
     env = dict(os.environ, HYDRA_FULL_ERROR=os.environ.get("HYDRA_FULL_ERROR", "0"))
+    env.setdefault("PYTHONHASHSEED", "0")  # reproducible set ordering inside SMAC (see carps_like.run)
     try:
         proc = subprocess.run(cmd, env=env)
     except KeyboardInterrupt:

@@ -95,3 +95,18 @@ def test_importing_the_core_imports_no_heavy_library():
             "print(heavy); sys.exit(1 if heavy else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_worst_cost_imputer_holds_early_crashes_and_imputes_the_worst_success():
+    from carps_like.crash_imputation import WorstCostImputer
+    from carps_like.types import Status, TrialInfo, TrialValue
+
+    imp = WorstCostImputer()
+    crash = TrialValue(cost=None, status=Status.CRASHED, time=0.1, virtual_time=0.1)
+    a, b, c, d = (TrialInfo(config={"x": i}) for i in range(4))
+    assert list(imp.process(a, crash)) == []  # nothing to impute from yet: held back
+    told = list(imp.process(b, TrialValue(cost=(2.0, 5.0), status=Status.SUCCESS, time=0.2, virtual_time=0.2)))
+    assert [(t.info, t.costs, t.crashed) for t in told] == [(b, [2.0, 5.0], False), (a, [2.0, 5.0], True)]
+    list(imp.process(c, TrialValue(cost=(3.0, 1.0), status=Status.SUCCESS, time=0.2, virtual_time=0.2)))
+    inf = TrialValue(cost=(math.inf, 0.0), status=Status.SUCCESS, time=0.1, virtual_time=0.1)
+    assert [(t.costs, t.crashed) for t in imp.process(d, inf)] == [([3.0, 5.0], True)]  # non-finite counts as a crash
