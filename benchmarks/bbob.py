@@ -34,27 +34,16 @@ class BBOBFunction(ObjectiveFunction):
                                         problem_class=ioh.ProblemClass.BBOB)
         self._names = [f"x{i}" for i in range(self.dimension)]
         lb, ub = self._problem.bounds.lb, self._problem.bounds.ub
-        self._configspace = ConfigurationSpace(
+        self.configspace = ConfigurationSpace(
             name=f"bbob_f{self.fid}_d{self.dimension}_i{self.instance}",
             space=[Float(n, (float(lo), float(hi))) for n, lo, hi in zip(self._names, lb, ub)],
         )
-        self._meta = ObjectiveMetadata(
+        self.objectives = (Objective("f", minimize=True),)
+        self.metadata = ObjectiveMetadata(
             domain="synthetic", approximation="synthetic", deterministic=True,
             optimum=(float(self._problem.optimum.y),),
             extra={"function": self._problem.meta_data.name},
         )
-
-    @property
-    def configspace(self) -> ConfigurationSpace:
-        return self._configspace
-
-    @property
-    def objectives(self):
-        return (Objective("f", minimize=True),)
-
-    @property
-    def metadata(self) -> ObjectiveMetadata:
-        return self._meta
 
     def evaluate(self, config: Mapping[str, Any], fidelity: float | None = None, seed: int | None = None) -> Evaluation:
         return Evaluation(values=(float(self._problem([config[n] for n in self._names])),))

@@ -45,31 +45,15 @@ class ToyFunction(ObjectiveFunction):
             kind_hp = Categorical("kind", ["a", "b"])
             extra = Float("x2", (0.0, 1.0))
             space.add([Integer("n", (1, 8)), kind_hp, extra, EqualsCondition(extra, kind_hp, "b")])
-        self._space = space
-        self._fidelity = Fidelity("z", 1.0, 9.0, integer=True) if kind in ("mf", "momf") else None
+        self.configspace = space
+        self.fidelity = Fidelity("z", 1.0, 9.0, integer=True) if kind in ("mf", "momf") else None
         multi = kind in ("mo", "momf")
-        self._objectives = (Objective("f1"), Objective("f2")) if multi else (Objective("f"),)
+        self.objectives = (Objective("f1"), Objective("f2")) if multi else (Objective("f"),)
         optimum = None if multi else (0.0,)
-        self._meta = ObjectiveMetadata(
+        self.metadata = ObjectiveMetadata(
             domain="toy", approximation="synthetic", deterministic=True, optimum=optimum,
-            fidelity_semantics="separate evaluation at each fidelity" if self._fidelity else None,
+            fidelity_semantics="separate evaluation at each fidelity" if self.fidelity else None,
         )
-
-    @property
-    def configspace(self) -> ConfigurationSpace:
-        return self._space
-
-    @property
-    def objectives(self):
-        return self._objectives
-
-    @property
-    def fidelity(self):
-        return self._fidelity
-
-    @property
-    def metadata(self) -> ObjectiveMetadata:
-        return self._meta
 
     def evaluate(self, config: Mapping[str, Any], fidelity: float | None = None, seed: int | None = None) -> Evaluation:
         if self.delay:
@@ -78,9 +62,9 @@ class ToyFunction(ObjectiveFunction):
         if self.kind == "crashing" and x0 > 0.5:
             raise RuntimeError(f"toy crash at x0={x0:.3f}")
         shift = 0.0
-        if self._fidelity is not None:
-            z = self._fidelity.max if fidelity is None else fidelity
-            shift = 0.5 * (1.0 - z / self._fidelity.max)
+        if self.fidelity is not None:
+            z = self.fidelity.max if fidelity is None else fidelity
+            shift = 0.5 * (1.0 - z / self.fidelity.max)
         f = _sphere(x0 - shift, x1, CENTRE_A)
         if self.kind == "bb_mixed":
             f += 0.01 * (int(config["n"]) - 4) ** 2 + (0.0 if config["kind"] == "a" else 0.05 + float(config["x2"]) ** 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import operator
 import re
+import signal
 import sys
 from collections import Counter
 
@@ -64,13 +65,16 @@ def list_optimizers() -> int:
         else:
             cls = registry.optimizer_class(name)
             types = ",".join(sorted(t.value for t in cls.task_types))
-            cond = "" if cls.supports_conditions else "  (no conditional spaces)"
+            missing = [what for what, ok in (("conditional spaces", cls.supports_conditions),
+                                             ("forbidden clauses", cls.supports_forbiddens)) if not ok]
+            cond = f"  (no {', no '.join(missing)})" if missing else ""
             print(f"{name:<18} {types:<14} {cfg['adapter']['_target_']}{cond}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `make tasks | head` ends quietly
     try:
         if not argv or argv[0] not in ("tasks", "optimizers"):
             raise UserError("usage: python -m carps_like.cli_list tasks [FILTER ...] | optimizers")

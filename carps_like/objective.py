@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from ConfigSpace import ConfigurationSpace
 
 from .types import Evaluation, Fidelity, Objective, TaskType
 
@@ -34,27 +37,16 @@ class ObjectiveMetadata:
 class ObjectiveFunction(ABC):
     """A function from configurations (and optionally a fidelity) to objective values.
 
-    Implementations build their `configspace` once in `__init__`; `evaluate` must be safe to call
-    many times and must not print or log (the runner records everything).
+    Subclasses set `configspace` (a ConfigSpace `ConfigurationSpace`) and `metadata` in
+    `__init__`, and `objectives` / `fidelity` where the defaults (one minimized cost, no
+    fidelity) do not fit; plain attributes or properties both work. `evaluate` must be safe to
+    call many times and must not print or log (the runner records everything).
     """
 
-    @property
-    @abstractmethod
-    def configspace(self):
-        """The ConfigSpace `ConfigurationSpace` of the task."""
-
-    @property
-    def objectives(self) -> tuple[Objective, ...]:
-        return (Objective("cost", minimize=True),)
-
-    @property
-    def fidelity(self) -> Fidelity | None:
-        return None
-
-    @property
-    @abstractmethod
-    def metadata(self) -> ObjectiveMetadata:
-        """Domain, approximation kind, determinism, known optimum."""
+    configspace: "ConfigurationSpace"
+    metadata: ObjectiveMetadata
+    objectives: tuple[Objective, ...] = (Objective("cost", minimize=True),)
+    fidelity: Fidelity | None = None
 
     @abstractmethod
     def evaluate(self, config: Mapping[str, Any], fidelity: float | None = None, seed: int | None = None) -> Evaluation:

@@ -68,3 +68,22 @@ def test_study_reports_failed_runs_and_exits_nonzero(tmp_path):
                  "+optimizer.adapter.no_such_setting=1")
     assert res.returncode == 1
     assert "1 runs failed" in res.stdout and "no_such_setting" in res.stdout
+
+
+def test_study_skips_unsupported_tasks_with_one_summary_line_each(tmp_path):
+    res = _study("--optimizer", "hebo", "--task", "toy", "--seeds", "1", "--out", str(tmp_path), "--n-trials", "2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    skips = [line for line in res.stdout.splitlines() if "skipping" in line]
+    assert any("not 'mf'" in s and "1 of 5 tasks" in s for s in skips)
+    assert any("not 'momf'" in s for s in skips) and any("conditional" in s and "toy/bb_mixed" in s for s in skips)
+    assert "running 2 runs" in res.stdout
+    assert read_run_json(tmp_path / "default" / "hebo" / "toy" / "mo" / "seed_1")["status"] == "complete"
+
+
+def test_a_single_unsupported_task_is_refused_with_the_reason(tmp_path):
+    res = _study("--optimizer", "smac", "--task", "toy/bb_mixed,toy/mf", "--out", str(tmp_path), "--n-trials", "2", "--seeds", "1")
+    assert res.returncode == 0  # smac supports both (smac_bb on bb, smac_hyperband on mf)
+    res = _study("--optimizer", "hebo", "--task", "toy/mf", "--out", str(tmp_path))
+    assert res.returncode == 2 and "supports none of the 1 tasks" in res.stderr and "not 'mf'" in res.stderr
+    res = _run("optimizer=hebo", "task=toy/momf", f"out={tmp_path}")
+    assert res.returncode == 2 and "not 'momf'" in res.stderr and "Traceback" not in res.stderr
