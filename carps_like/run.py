@@ -65,6 +65,13 @@ def main(cfg: DictConfig) -> str:
             return "error"
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Exception as exc:  # a task or store that cannot be set up; the run itself never raises
+        print(f"error: task {cfg.task.id} seed {cfg.seed}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("CARPS_LIKE_DEBUG"):
+            raise
+        if multirun:
+            return "error"
+        sys.exit(2)
     if not multirun:
         print(_format_result(outcome))
         if outcome.status == "failed":

@@ -87,3 +87,13 @@ def test_a_single_unsupported_task_is_refused_with_the_reason(tmp_path):
     assert res.returncode == 2 and "supports none of the 1 tasks" in res.stderr and "not 'mf'" in res.stderr
     res = _run("optimizer=hebo", "task=toy/momf", f"out={tmp_path}")
     assert res.returncode == 2 and "not 'momf'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_task_that_cannot_be_built_is_one_error_line_and_the_study_goes_on(tmp_path):
+    res = _run("task=toy/bb", f"out={tmp_path}", "+task.objective_function.bogus=1")
+    assert res.returncode == 2 and "unexpected keyword argument 'bogus'" in res.stderr and "Traceback" not in res.stderr
+    res = _run("task=toy/bb", f"out={tmp_path}", "task.budget.n_trials=-2")
+    assert res.returncode == 2 and "budget n_trials must be a positive number" in res.stderr
+    res = _study("--optimizer", "randomsearch", "--task", "toy/bb,toy/mo", "--seeds", "1", "--out", str(tmp_path),
+                 "+task.objective_function.bogus=1")
+    assert res.returncode == 1 and "2 runs did not finish" in res.stdout
