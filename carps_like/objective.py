@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:
     from ConfigSpace import ConfigurationSpace
@@ -51,6 +51,18 @@ class ObjectiveFunction(ABC):
     @abstractmethod
     def evaluate(self, config: Mapping[str, Any], fidelity: float | None = None, seed: int | None = None) -> Evaluation:
         """Evaluate `config` (at `fidelity`, full fidelity when None)."""
+
+    def evaluate_batch(self, configs: Sequence[Mapping[str, Any]], fidelities: Sequence[float | None] | None = None,
+                       seeds: Sequence[int | None] | None = None) -> list[Evaluation]:
+        """Evaluate several configurations at once, for optimizers that ask batches.
+
+        The default loops over `evaluate`; collections whose library vectorizes (BBOB, pymoo)
+        override it. Results must equal the one-by-one results.
+        """
+        n = len(configs)
+        fidelities = [None] * n if fidelities is None else fidelities
+        seeds = [None] * n if seeds is None else seeds
+        return [self.evaluate(c, f, s) for c, f, s in zip(configs, fidelities, seeds)]
 
     @property
     def task_type(self) -> TaskType:
