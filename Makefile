@@ -53,8 +53,8 @@ test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip withou
 perf: $(STAMP)  ## measure harness overhead against the bare loop
 	$(PY) perf/overhead.py
 
-tasks: $(STAMP)  ## list tasks: make tasks FILTER=bbob
-	$(PY) -m carps_like.cli_list tasks $(FILTER)
+tasks: $(STAMP)  ## list tasks: make tasks FILTER="type=mf dim<=3"
+	$(PY) -m carps_like.cli_list tasks $(foreach t,$(FILTER),'$(t)')
 
 optimizers: $(STAMP)  ## list optimizers and the task types they support
 	$(PY) -m carps_like.cli_list optimizers

@@ -6,44 +6,16 @@ type=mf, collection=bbob, dim=5 (also dim<=10, dim>=3), approximation=real, cond
 """
 from __future__ import annotations
 
-import fnmatch
-import operator
-import re
 import signal
 import sys
 from collections import Counter
 
 from . import registry
 from .errors import UserError
-
-_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "=": operator.eq}
-
-
-def _match(entry: registry.TaskEntry, term: str) -> bool:
-    m = re.fullmatch(r"(\w+)(<=|>=|<|>|=)(.+)", term)
-    if not m:
-        return fnmatch.fnmatch(entry.id, term) if any(c in term for c in "*?[") else term in entry.id
-    key, op, value = m.groups()
-    meta = entry.metadata
-    if key == "type":
-        return meta.get("type") == value
-    if key == "collection":
-        return entry.collection == value
-    if key in ("dim", "dimensions"):
-        return _OPS[op](int(meta.get("dimensions", 0)), int(value))
-    if key == "conditional":
-        return (meta.get("n_conditions", 0) > 0) == (value.lower() in ("yes", "true", "1"))
-    if key in meta:
-        return str(meta[key]) == value
-    raise UserError(f"unknown filter key {key!r}; accepted: type, collection, dim, conditional, approximation, domain")
-
-
-def filter_tasks(terms: list[str]) -> list[registry.TaskEntry]:
-    return [e for e in registry.tasks().values() if all(_match(e, t) for t in terms)]
-
+from .task_query import find_tasks
 
 def list_tasks(terms: list[str]) -> int:
-    entries = filter_tasks(terms)
+    entries = find_tasks(*terms)
     width = max((len(e.id) for e in entries), default=10)
     print(f"{'task id':<{width}}  type  dims  approximation  budget")
     for e in entries:

@@ -79,16 +79,18 @@ def main(cfg: DictConfig) -> str:
     return outcome.status
 
 
-def _fixed_hash_seed() -> None:
-    """Re-execute with PYTHONHASHSEED=0 unless set: SMAC orders candidates through sets of
-    Configurations, so runs are reproducible across processes only with a fixed hash seed."""
-    if os.environ.get("PYTHONHASHSEED") is None:
-        os.environ["PYTHONHASHSEED"] = "0"
+def _reproducible_env() -> None:
+    """Re-execute with PYTHONHASHSEED=0 and OMP_NUM_THREADS=1 unless set. SMAC orders candidates
+    through sets of Configurations, so runs reproduce across processes only with a fixed hash
+    seed; one BLAS/OpenMP thread per run keeps parallel runs from oversubscribing the cores."""
+    missing = {k: v for k, v in (("PYTHONHASHSEED", "0"), ("OMP_NUM_THREADS", "1")) if os.environ.get(k) is None}
+    if missing:
+        os.environ.update(missing)
         os.execv(sys.executable, [sys.executable, "-m", "carps_like.run", *sys.argv[1:]])
 
 
 def cli() -> None:
-    _fixed_hash_seed()
+    _reproducible_env()
     try:
         _check_overrides(sys.argv[1:])
     except UserError as exc:

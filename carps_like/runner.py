@@ -122,11 +122,13 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
                 status = Status.SUCCESS
                 vt = evaluation.virtual_time
                 virtual = t_obj if vt is None else float(vt)
+                eval_info = evaluation.info
             except Exception as exc:  # the objective crashed: record it, go on
                 t_obj = clock() - t1
                 costs = None
                 status = Status.CRASHED
                 virtual = t_obj
+                eval_info = None
                 error = f"{type(exc).__name__}: {exc}"
             end_wall = wall()
             used += cost_units
@@ -161,6 +163,8 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
                 "end_time": end_wall,
                 "incumbent_cost": None if multi_objective else incumbent.best_cost,
             }
+            if eval_info:
+                row["info"] = eval_info
             if error is not None:
                 row["error"] = error
                 result.n_crashed += 1

@@ -196,7 +196,7 @@ class RunHandle:
 TRIAL_COLUMNS = (
     "study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed", "trial", "config", "fidelity",
     "trial_seed", "budget_used", "cost", "costs", "status", "optimizer_time", "objective_time", "virtual_time",
-    "start_time", "end_time", "incumbent_cost", "error",
+    "start_time", "end_time", "incumbent_cost", "error", "info",
 )
 
 
@@ -223,6 +223,7 @@ def trial_table_rows(meta: dict, rows: list[dict]) -> list[dict]:
             "end_time": r["end_time"],
             "incumbent_cost": r.get("incumbent_cost"),
             "error": r.get("error"),
+            "info": dumps(r["info"]) if r.get("info") else None,
         })
     return out
 
@@ -238,6 +239,7 @@ def write_trials_parquet(path: Path, rows: list[dict], meta: dict) -> None:
         ("cost", pa.float64()), ("costs", pa.list_(pa.float64())), ("status", pa.string()),
         ("optimizer_time", pa.float64()), ("objective_time", pa.float64()), ("virtual_time", pa.float64()),
         ("start_time", pa.float64()), ("end_time", pa.float64()), ("incumbent_cost", pa.float64()), ("error", pa.string()),
+        ("info", pa.string()),
     ], metadata={"carps_like_run": dumps({k: v for k, v in meta.items() if k != "status"})})
     table = pa.Table.from_pylist(trial_table_rows(meta, rows), schema=schema)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     monitor = ProgressMonitor([d for _, _, d in pending], label).start()
     env = dict(os.environ, HYDRA_FULL_ERROR=os.environ.get("HYDRA_FULL_ERROR", "0"))
     env.setdefault("PYTHONHASHSEED", "0")  # reproducible set ordering inside SMAC (see carps_like.run)
+    env.setdefault("OMP_NUM_THREADS", "1")  # one thread per run: runs are the unit of parallelism
     try:
         proc = subprocess.run(cmd, env=env)
     except KeyboardInterrupt:
