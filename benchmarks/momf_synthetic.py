@@ -49,7 +49,15 @@ from carps_like.types import Evaluation, Fidelity, Objective
 VARIANTS = ("good", "moderate", "bad")
 BETAS = {"good": 1.0, "moderate": 5.0, "bad": 15.0}  # Branin-Currin and Park
 CONTRACTION = {"good": 0.05, "moderate": 0.2, "bad": 0.5}  # ZDT / DTLZ wrappers
-PYMOO_PROBLEMS = (("zdt1", 5, None), ("zdt2", 5, None), ("zdt3", 5, None), ("dtlz2", 6, 2), ("dtlz2", 7, 3))
+PYMOO_PROBLEMS = (
+    # the first five are the original set (ids and order are stable); the rest widen the family
+    ("zdt1", 5, None), ("zdt2", 5, None), ("zdt3", 5, None), ("dtlz2", 6, 2), ("dtlz2", 7, 3),
+    ("zdt4", 5, None), ("zdt6", 5, None),
+    *((p, 10, None) for p in ("zdt1", "zdt2", "zdt3", "zdt4", "zdt6")),
+    *((f"dtlz{i}", 6, 2) for i in (1, 3, 4, 5, 6, 7)),
+    *((f"dtlz{i}", 7, 3) for i in (1, 3, 4, 5, 6, 7)),
+    *((f"wfg{i}", 6, 2) for i in (1, 2, 3, 4)),
+)
 
 
 # --- closed forms; numpy-friendly so the same code evaluates one point or a whole grid ----------

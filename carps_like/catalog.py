@@ -15,7 +15,8 @@ import yaml
 from .objective import describe
 
 #: modules that define task collections (each has `task_specs()`)
-COLLECTIONS = ("benchmarks.toy", "benchmarks.bbob", "benchmarks.pymoo_mo", "benchmarks.mf_synthetic", "benchmarks.momf_synthetic")
+COLLECTIONS = ("benchmarks.toy", "benchmarks.bbob", "benchmarks.bbob_mixint", "benchmarks.pymoo_mo", "benchmarks.mf_synthetic", "benchmarks.momf_synthetic",
+               "benchmarks.sklearn_ml", "benchmarks.mf_bbob")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,13 @@ def write_task_configs(config_dir: Path, collections: Iterable[str] = COLLECTION
     return len(specs)
 
 
-if __name__ == "__main__":  # python -m carps_like.catalog
+if __name__ == "__main__":  # python -m carps_like.catalog [benchmarks.<collection> ...]
+    import sys
+
     from .registry import CONFIG_DIR
 
-    print(f"wrote {write_task_configs(CONFIG_DIR)} task configs under {CONFIG_DIR / 'task'}")
+    chosen = sys.argv[1:] or COLLECTIONS
+    unknown = [c for c in chosen if c not in COLLECTIONS]
+    if unknown:
+        sys.exit(f"error: unknown collections {unknown}; accepted: {', '.join(COLLECTIONS)}")
+    print(f"wrote {write_task_configs(CONFIG_DIR, chosen)} task configs under {CONFIG_DIR / 'task'}")

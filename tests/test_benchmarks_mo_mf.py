@@ -20,7 +20,7 @@ SPECS = [s for mod, _ in MODULES.values() for s in mod.task_specs()]
 ID_FORMAT = {
     "pymoo": r"pymoo/(zdt\d_d\d+|(dtlz|wfg)\d_d\d+_m\d)",
     "mfsynth": r"mfsynth/(hartmann3|hartmann6|branin)_(good|moderate|bad|misleading)",
-    "momfsynth": r"momfsynth/(branincurrin|park|zdt\d_d\d+|dtlz\d_d\d+_m\d)_(good|moderate|bad)",
+    "momfsynth": r"momfsynth/(branincurrin|park|zdt\d_d\d+|(dtlz|wfg)\d_d\d+_m\d)_(good|moderate|bad)",
 }
 
 
@@ -48,7 +48,7 @@ def test_ids_are_unique_counted_and_well_formed():
         assert mine == [s.id for s in mod.task_specs()]  # stable order
         bad = [i for i in mine if not re.fullmatch(ID_FORMAT[prefix], i)]
         assert not bad, bad
-    assert [len(m.task_specs()) for m in (pymoo_mo, mf_synthetic, momf_synthetic)] == [42, 12, 21]
+    assert [len(m.task_specs()) for m in (pymoo_mo, mf_synthetic, momf_synthetic)] == [116, 12, 90]
     for known in ("pymoo/zdt1_d5", "pymoo/zdt6_d10", "pymoo/dtlz2_d7_m3", "pymoo/dtlz7_d6_m2", "pymoo/wfg1_d6_m2",
                   "mfsynth/hartmann3_good", "mfsynth/hartmann6_misleading", "mfsynth/branin_bad",
                   "momfsynth/branincurrin_good", "momfsynth/park_moderate", "momfsynth/zdt1_d5_moderate"):
