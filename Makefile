@@ -50,8 +50,9 @@ test: $(STAMP)  ## run the fast test suite
 test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip without a GPU)
 	$(PY) -m pytest -q tests
 
-perf: $(STAMP)  ## measure harness overhead against the bare loop
+perf: $(STAMP)  ## harness overhead vs the bare loop, and per-evaluation cost per task collection
 	$(PY) perf/overhead.py
+	$(PY) perf/task_cost.py
 
 tasks: $(STAMP)  ## list tasks: make tasks FILTER="type=mf dim<=3"
 	$(PY) -m carps_like.cli_list tasks $(foreach t,$(FILTER),'$(t)')

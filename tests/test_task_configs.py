@@ -53,3 +53,21 @@ def test_provisional_subsets_hold_one_task_type(name, task_type):
     members = registry.tasksets()[name]["tasks"]
     assert 8 <= len(members) <= 12
     assert {registry.get_task(t).metadata["type"] for t in members} == {task_type}
+
+
+def _one_task_per_collection_and_type():
+    seen = {}
+    for entry in registry.tasks().values():
+        seen.setdefault((entry.collection, entry.metadata["type"]), entry.id)
+    return sorted(seen.values())
+
+
+@pytest.mark.parametrize("task_id", _one_task_per_collection_and_type())
+def test_random_search_runs_a_sample_of_every_collection(tmp_path, task_id):
+    from carps_like.experiment import run_cell
+
+    cfg = dict(registry.get_task(task_id).config, budget={"n_trials": 2, "time_limit": None})
+    rs = {"id": "randomsearch", "adapter": {"_target_": "optimizers.randomsearch.RandomSearch"}}
+    outcome = run_cell(rs, cfg, seed=1, out=tmp_path)
+    assert outcome.status == "complete" and outcome.result.n_trials == 2
+    assert all(r["status"] == "SUCCESS" for r in outcome.result.rows)
