@@ -92,6 +92,9 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
         status = meta_before.get("status")
         if status == "complete":
             mismatch = _budget_mismatch(meta_before, budget)
+            old_settings = meta_before.get("optimizer_config")
+            if not mismatch and old_settings is not None and old_settings != variant_cfg:
+                mismatch = f"it was run with other optimizer settings ({old_settings.get('adapter')})"
             if mismatch:
                 raise UserError(f"run {directory} is complete but {mismatch}; use another study name or redo it (REDO=1)")
             return CellOutcome(directory, "skipped_complete")

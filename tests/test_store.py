@@ -48,6 +48,9 @@ def test_complete_runs_are_skipped_and_budget_changes_refused(tmp_path):
     assert first.action == "ran" and again.action == "skipped_complete"
     with pytest.raises(UserError, match="budget"):
         run_cell(RS, _task_cfg(n_trials=5), seed=1, out=tmp_path)
+    other = {**RS, "adapter": {**RS["adapter"], "some_setting": 2}}
+    with pytest.raises(UserError, match="other optimizer settings"):
+        run_cell(other, _task_cfg(), seed=1, out=tmp_path)
 
 
 def test_redo_archives_instead_of_deleting(tmp_path):
