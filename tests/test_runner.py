@@ -83,11 +83,10 @@ def test_fidelity_outside_bounds_fails_the_run_with_the_reason(make_task):
 
 def test_time_only_budget_stops_on_time(make_task):
     task = make_task("toy/bb", n_trials=None, time_limit=0.3, delay=0.01)
-    t0 = time.perf_counter()
     result = run_trials(task, _rs(task))
-    elapsed = time.perf_counter() - t0
     assert result.status == "complete" and result.stop_reason == "time_limit"
-    assert 5 <= result.n_trials <= 31 and elapsed < 1.5
+    assert 1 <= result.n_trials <= 31  # each trial sleeps 0.01 s: at most 30 fit in 0.3 s (+1 started before)
+    assert result.wall_time >= 0.3 and result.budget_used == result.n_trials
 
 
 def test_crashing_objective_gives_crashed_trials_and_the_run_goes_on(make_task):
@@ -130,11 +129,17 @@ def test_optimizer_failing_in_construction_fails_cleanly(make_task):
     assert result.status == "failed" and result.n_trials == 0 and "library missing" in result.error
 
 
+class _SlowAsk(RandomSearch):
+    def ask(self):
+        time.sleep(0.03)
+        return super().ask()
+
+
 def test_optimizer_objective_and_virtual_time_are_separate(make_task):
-    task = make_task("toy/bb", n_trials=5, delay=0.02)
-    result = run_trials(task, _rs(task))
-    for r in result.rows:
-        assert r["objective_time"] >= 0.02 > r["optimizer_time"]
+    task = make_task("toy/bb", n_trials=5, delay=0.06)
+    result = run_trials(task, lambda: _SlowAsk(task, seed=1))
+    for r in result.rows:  # lower bounds only (sleeps guarantee them): no timing asserts
+        assert r["objective_time"] >= 0.06 and r["optimizer_time"] >= 0.03
         assert r["virtual_time"] == r["objective_time"]  # no virtual time reported: wall time stands in
     assert result.objective_time == pytest.approx(sum(r["objective_time"] for r in result.rows))
 
