@@ -161,11 +161,11 @@ class MFSyntheticFunction(ObjectiveFunction):
         self._lb = np.array([b[0] for b in self._f.bounds])
         self._width = np.array([b[1] - b[0] for b in self._f.bounds])
         self._decoy = np.array(self._f.decoy_centre)
-        self._configspace = ConfigurationSpace(
+        self.configspace = ConfigurationSpace(
             name=f"mfsynth_{function}_{variant}",
             space=[Float(n, b) for n, b in zip(self._names, self._f.bounds)],
         )
-        self._meta = ObjectiveMetadata(
+        self.metadata = ObjectiveMetadata(
             domain="synthetic", approximation="synthetic", deterministic=self.noise == 0.0,
             optimum=(self._f.optimum,), fidelity_semantics=FIDELITY_SEMANTICS,
             extra={
@@ -178,21 +178,8 @@ class MFSyntheticFunction(ObjectiveFunction):
             },
         )
 
-    @property
-    def configspace(self) -> ConfigurationSpace:
-        return self._configspace
-
-    @property
-    def objectives(self):
-        return (Objective("f", minimize=True),)
-
-    @property
-    def fidelity(self) -> Fidelity:
-        return FIDELITY
-
-    @property
-    def metadata(self) -> ObjectiveMetadata:
-        return self._meta
+    objectives = (Objective("f", minimize=True),)
+    fidelity = FIDELITY
 
     def value(self, x: np.ndarray, fidelity: float | None = None, seed: int | None = None) -> float:
         """f_z(x) for a decision vector in the task's own units (see the module docstring)."""

@@ -44,7 +44,7 @@ from benchmarks.mf_synthetic import (COST_FORMULA, FIDELITY, FIDELITY_SEMANTICS,
 from benchmarks.pymoo_mo import PymooProblem, default_n_trials
 from carps_like.catalog import TaskSpec
 from carps_like.objective import ObjectiveFunction, ObjectiveMetadata
-from carps_like.types import Evaluation, Fidelity, Objective
+from carps_like.types import Evaluation, Objective
 
 VARIANTS = ("good", "moderate", "bad")
 BETAS = {"good": 1.0, "moderate": 5.0, "bad": 15.0}  # Branin-Currin and Park
@@ -132,27 +132,9 @@ def _front_extra(front: np.ndarray | None) -> dict[str, Any]:
 class _MOMFBase(ObjectiveFunction):
     """Shared plumbing: fidelity, metadata, noise; subclasses define `_values(x, s)`."""
 
-    _configspace: ConfigurationSpace
-    _objectives: tuple[Objective, ...]
-    _meta: ObjectiveMetadata
     _names: list[str]
     noise: float
-
-    @property
-    def configspace(self) -> ConfigurationSpace:
-        return self._configspace
-
-    @property
-    def objectives(self):
-        return self._objectives
-
-    @property
-    def fidelity(self) -> Fidelity:
-        return FIDELITY
-
-    @property
-    def metadata(self) -> ObjectiveMetadata:
-        return self._meta
+    fidelity = FIDELITY
 
     def _values(self, x: np.ndarray, s: float) -> np.ndarray:
         raise NotImplementedError
@@ -182,14 +164,14 @@ class MOMFSyntheticFunction(_MOMFBase):
         self._f, dim, grid, _ = PROBLEMS[problem]
         self.beta = BETAS[variant]
         self._names = [f"x{i}" for i in range(dim)]
-        self._configspace = ConfigurationSpace(name=f"momfsynth_{problem}_{variant}",
+        self.configspace = ConfigurationSpace(name=f"momfsynth_{problem}_{variant}",
                                                space=[Float(n, (0.0, 1.0)) for n in self._names])
-        self._objectives = (Objective("f1"), Objective("f2"))
+        self.objectives = (Objective("f1"), Objective("f2"))
         extra = {"problem": problem, "variant": variant, "bias_beta": self.beta, "noise_sd_at_z_min": self.noise,
                  "fidelity_level": S_FORMULA, "cost_model": COST_FORMULA,
                  "pareto_front": f"grid approximation ({grid} points per axis)",
                  **_front_extra(self.pareto_front())}
-        self._meta = ObjectiveMetadata(domain="synthetic", approximation="synthetic", deterministic=self.noise == 0.0,
+        self.metadata = ObjectiveMetadata(domain="synthetic", approximation="synthetic", deterministic=self.noise == 0.0,
                                        optimum=None, fidelity_semantics=FIDELITY_SEMANTICS, extra=extra)
 
     def pareto_front(self) -> np.ndarray:
@@ -212,12 +194,12 @@ class MFPymooProblem(_MOMFBase):
         self.contraction = CONTRACTION[variant]
         self._anchor = self.inner.xl + 0.8 * (self.inner.xu - self.inner.xl)
         self._names = [f"x{i}" for i in range(self.inner.n_var)]
-        self._configspace = self.inner.configspace
-        self._objectives = self.inner.objectives
+        self.configspace = self.inner.configspace
+        self.objectives = self.inner.objectives
         extra = {**self.inner.metadata.extra, "variant": variant, "contraction": self.contraction,
                  "anchor": "xl + 0.8 (xu - xl)", "noise_sd_at_z_min": self.noise,
                  "fidelity_level": S_FORMULA, "cost_model": COST_FORMULA}
-        self._meta = ObjectiveMetadata(domain="synthetic", approximation="synthetic", deterministic=self.noise == 0.0,
+        self.metadata = ObjectiveMetadata(domain="synthetic", approximation="synthetic", deterministic=self.noise == 0.0,
                                        optimum=None, fidelity_semantics=FIDELITY_SEMANTICS, extra=extra)
 
     def pareto_front(self) -> np.ndarray | None:

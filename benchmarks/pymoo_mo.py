@@ -163,11 +163,11 @@ class PymooProblem(ObjectiveFunction):
         self.xl = np.asarray(self._problem.xl, dtype=float)
         self.xu = np.asarray(self._problem.xu, dtype=float)
         self._names = [f"x{i}" for i in range(self.n_var)]
-        self._configspace = ConfigurationSpace(
+        self.configspace = ConfigurationSpace(
             name=f"pymoo_{self.problem_name}_d{self.n_var}_m{self.n_obj}",
             space=[Float(n, (float(lo), float(hi))) for n, lo, hi in zip(self._names, self.xl, self.xu)],
         )
-        self._objectives = tuple(Objective(f"f{i + 1}", minimize=True) for i in range(self.n_obj))
+        self.objectives = tuple(Objective(f"f{i + 1}", minimize=True) for i in range(self.n_obj))
         extra: dict[str, Any] = {"problem": self.problem_name, "n_obj": self.n_obj}
         if self.k is not None:
             extra["k"] = self.k
@@ -180,20 +180,8 @@ class PymooProblem(ObjectiveFunction):
                 reference_point=[round(float(v), 6) for v in nadir + 0.1 * (nadir - ideal)],
                 pareto_front_points=int(len(front)),
             )
-        self._meta = ObjectiveMetadata(domain="synthetic", approximation="synthetic", deterministic=True,
+        self.metadata = ObjectiveMetadata(domain="synthetic", approximation="synthetic", deterministic=True,
                                        optimum=None, extra=extra)
-
-    @property
-    def configspace(self) -> ConfigurationSpace:
-        return self._configspace
-
-    @property
-    def objectives(self):
-        return self._objectives
-
-    @property
-    def metadata(self) -> ObjectiveMetadata:
-        return self._meta
 
     def pareto_front(self) -> np.ndarray | None:
         """The true Pareto front as an (n_points, n_obj) array, None when unknown."""
