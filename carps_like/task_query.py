@@ -46,16 +46,9 @@ def find_tasks(*terms: str, type: str | None = None, collection: str | None = No
                conditional: bool | None = None) -> list[registry.TaskEntry]:
     """Tasks matching every term and keyword (ids, metadata and budget in each TaskEntry)."""
     terms = list(terms)
-    if type is not None:
-        terms.append(f"type={type}")
-    if collection is not None:
-        terms.append(f"collection={collection}")
-    if min_dim is not None:
-        terms.append(f"dim>={min_dim}")
-    if max_dim is not None:
-        terms.append(f"dim<={max_dim}")
-    if approximation is not None:
-        terms.append(f"approximation={approximation}")
-    if conditional is not None:
-        terms.append(f"conditional={'yes' if conditional else 'no'}")
+    for key, op, value in (("type", "=", type), ("collection", "=", collection), ("dim", ">=", min_dim),
+                           ("dim", "<=", max_dim), ("approximation", "=", approximation),
+                           ("conditional", "=", None if conditional is None else ("yes" if conditional else "no"))):
+        if value is not None:
+            terms.append(f"{key}{op}{value}")
     return [e for e in registry.tasks().values() if all(_match(e, t) for t in terms)]

@@ -6,6 +6,8 @@ import math
 import re
 
 import numpy as np
+from helpers import dominates as _dominates
+from helpers import sample_configs as _sample
 import pytest
 from scipy.stats import spearmanr
 
@@ -28,16 +30,6 @@ def _objective(spec):
     return spec.build()
 
 
-def _sample(obj, n, seed=0):
-    space = obj.configspace
-    space.seed(seed)
-    configs = space.sample_configuration(n)
-    return [dict(c) for c in (configs if n > 1 else [configs])]
-
-
-def _dominates(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Rows of `a` that Pareto-dominate the single point `b` (with a small tolerance)."""
-    return np.all(a <= b + 1e-9, axis=1) & np.any(a < b - 1e-6, axis=1)
 
 
 def test_ids_are_unique_counted_and_well_formed():

@@ -6,6 +6,8 @@ import json
 import math
 
 import numpy as np
+from helpers import dominates as _dominates
+from helpers import sample_configs as _configs
 import pytest
 from scipy.stats import spearmanr
 
@@ -15,16 +17,6 @@ from carps_like.objective import describe
 from carps_like.types import TaskType
 
 
-def _configs(obj, n, seed=0):
-    space = obj.configspace
-    space.seed(seed)
-    configs = space.sample_configuration(n)
-    return [dict(c) for c in (configs if n > 1 else [configs])]
-
-
-def _dominates(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Rows of `a` that Pareto-dominate the single point `b` (with a small tolerance)."""
-    return np.all(a <= b + 1e-9, axis=1) & np.any(a < b - 1e-6, axis=1)
 
 
 # --- counts and ids ----------------------------------------------------------------------------------
