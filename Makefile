@@ -23,7 +23,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install run test test-all perf tasks optimizers task-configs lock clean-venv
+.PHONY: help install run test test-all check-optimizer perf tasks optimizers task-configs lock clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ test: $(STAMP)  ## run the fast test suite
 
 test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip without a GPU)
 	$(PY) -m pytest -q tests
+
+check-optimizer: $(STAMP)  ## conformance suite for one optimizer: make check-optimizer OPT=optuna (a name or a YAML path)
+	$(PY) -m pytest -q -p no:cacheprovider tests/conformance --optimizer '$(OPT)'
 
 perf: $(STAMP)  ## harness overhead vs the bare loop, and per-evaluation cost per task collection
 	$(PY) perf/overhead.py

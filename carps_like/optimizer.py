@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from .errors import IncompatibleError
 from .types import TaskType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
     from .task import Task
+
+#: hyperparameter kinds of a ConfigSpace space that adapters declare handling for
+HYPERPARAMETER_KINDS = ("float", "integer", "categorical", "ordinal")
+#: accepted values of `Optimizer.noise_handling` and what they mean
+NOISE_HANDLING = {
+    "none": "treats every observation as exact",
+    "model": "its surrogate models observation noise",
+    "repeats": "re-evaluates promising configurations with new seeds (intensification)",
+    "population": "ranks by population statistics that tolerate noise (no explicit noise model)",
+}
+#: every kind handled natively: the default declaration
+NATIVE_HANDLING: Mapping[str, str] = {kind: "native" for kind in HYPERPARAMETER_KINDS}
 
 
 class Optimizer(ABC):
@@ -31,6 +43,13 @@ class Optimizer(ABC):
     supports_conditions: ClassVar[bool] = True
     #: handles forbidden clauses
     supports_forbiddens: ClassVar[bool] = True
+    #: hyperparameter kind -> how it is handled ("native" or the encoding, e.g. "rounded", "index");
+    #: a kind that is absent is unsupported, and tasks using it are refused
+    hyperparameters: ClassVar[Mapping[str, str]] = NATIVE_HANDLING
+    #: `ask_batch(n)` proposes n trials to evaluate together before any tell
+    batch_ask: ClassVar[bool] = False
+    #: how noisy objectives are treated: one of NOISE_HANDLING's keys
+    noise_handling: ClassVar[str] = "none"
 
     def __init__(self, task: "Task", seed: int, workdir: Path | None = None) -> None:
         self.task = task
@@ -43,27 +62,62 @@ class Optimizer(ABC):
 
     @abstractmethod
     def tell(self, trial_info: TrialInfo, trial_value: TrialValue) -> None:
-        """Receive the result of a trial proposed by `ask`."""
+        """Receive the result of a trial proposed by `ask` (or `ask_batch`)."""
+
+    def ask_batch(self, n: int) -> list[TrialInfo]:
+        """Propose n trials to evaluate in parallel; results come back through `tell`, in any order.
+
+        Only for adapters that declare `batch_ask`. This default asks n times, which is right for
+        libraries whose ask registers the trial as pending (the next ask proposes another point);
+        adapters whose library proposes a batch in one call override it.
+        """
+        if not self.batch_ask:
+            raise NotImplementedError(f"{type(self).__name__} does not declare batch_ask")
+        return [self.ask() for _ in range(int(n))]
 
     def close(self) -> None:
         """Release resources (threads, files). Called once at the end of a run."""
 
     @classmethod
-    def incompatibility(cls, task_type: TaskType, n_conditions: int = 0, n_forbiddens: int = 0) -> str | None:
-        """Why this optimizer cannot run a task with these properties, or None if it can."""
+    def capabilities(cls) -> dict[str, Any]:
+        """Everything the adapter declares, as one record (listings, docs, the conformance suite)."""
+        return {
+            "task_types": sorted(t.value for t in cls.task_types),
+            "conditions": cls.supports_conditions,
+            "forbiddens": cls.supports_forbiddens,
+            "hyperparameters": {k: cls.hyperparameters.get(k, "unsupported") for k in HYPERPARAMETER_KINDS},
+            "batch_ask": cls.batch_ask,
+            "noise_handling": cls.noise_handling,
+        }
+
+    @classmethod
+    def incompatibility(cls, task_type: TaskType, space: Mapping[str, int] | None = None) -> str | None:
+        """Why this optimizer cannot run a task of this type and space, or None if it can.
+
+        `space` holds the counts of `carps_like.objective.space_statistics` (n_conditions,
+        n_forbiddens, n_float, n_integer, n_categorical, n_ordinal); missing counts are zero.
+        """
+        space = space or {}
         if task_type not in cls.task_types:
             supported = ", ".join(sorted(t.value for t in cls.task_types)) or "none"
             return f"{cls.__name__} supports task types [{supported}], not {task_type.value!r}"
+        n_conditions, n_forbiddens = space.get("n_conditions", 0), space.get("n_forbiddens", 0)
         if n_conditions and not cls.supports_conditions:
             return f"{cls.__name__} does not support conditional search spaces ({n_conditions} conditions)"
         if n_forbiddens and not cls.supports_forbiddens:
             return f"{cls.__name__} does not support forbidden clauses ({n_forbiddens} forbiddens)"
+        for kind in HYPERPARAMETER_KINDS:
+            count = space.get(f"n_{kind}", 0)
+            if count and kind not in cls.hyperparameters:
+                handled = ", ".join(k for k in HYPERPARAMETER_KINDS if k in cls.hyperparameters)
+                return f"{cls.__name__} does not support {kind} hyperparameters ({count} in the space; it handles: {handled})"
         return None
 
     @classmethod
     def check_task(cls, task: "Task") -> None:
         """Raise IncompatibleError when this optimizer cannot run `task`."""
-        cs = task.configspace
-        reason = cls.incompatibility(task.task_type, len(cs.conditions), len(cs.forbidden_clauses))
+        from .objective import space_statistics
+
+        reason = cls.incompatibility(task.task_type, space_statistics(task.configspace))
         if reason:
             raise IncompatibleError(f"{reason} (task {task.id})")

@@ -135,5 +135,4 @@ def incompatibility(optimizer_name: str, entry: TaskEntry) -> str | None:
         variant = optimizer_variant(optimizer_name, entry.task_type)
     except IncompatibleError as exc:
         return str(exc)
-    meta = entry.metadata
-    return optimizer_class(variant).incompatibility(entry.task_type, meta.get("n_conditions", 0), meta.get("n_forbiddens", 0))
+    return optimizer_class(variant).incompatibility(entry.task_type, entry.metadata)

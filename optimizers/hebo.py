@@ -31,9 +31,6 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
-import io
-import random
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +38,7 @@ import numpy as np
 
 from carps_like.crash_imputation import WorstCostImputer
 from carps_like.optimizer import Optimizer
+from carps_like.isolation import GlobalRNGScope, quiet
 from carps_like.types import TaskType, TrialInfo, TrialValue
 
 
@@ -102,14 +100,16 @@ class HEBO(Optimizer):
     task_types: ClassVar[frozenset[TaskType]] = frozenset({TaskType.BLACKBOX, TaskType.MULTI_OBJECTIVE})
     supports_conditions: ClassVar[bool] = False
     supports_forbiddens: ClassVar[bool] = False
+    hyperparameters = {"float": "native (log: pow)", "integer": "native (log: pow_int)",
+                       "categorical": "native (one-hot)", "ordinal": "integer index"}
+    batch_ask: ClassVar[bool] = True  # suggest(n_suggestions=n)
+    noise_handling: ClassVar[str] = "model"  # GP likelihood noise, heteroscedastic output warping
 
     def __init__(self, task, seed: int, workdir: Path | None = None, *, rand_sample: int | None = None,
                  model_name: str | None = None, evo_pop: int = 100, evo_iters: int = 200) -> None:
         super().__init__(task, seed, workdir)
-        import torch
         from hebo.design_space.design_space import DesignSpace
 
-        self._torch = torch
         cs = task.configspace
         if cs.conditions or cs.forbidden_clauses:  # check_task refuses these first; guard direct use too
             raise ValueError("HEBO supports neither conditional hyperparameters nor forbidden clauses")
@@ -118,10 +118,7 @@ class HEBO(Optimizer):
         self._n_obj = len(task.objectives)
         self._imputer = WorstCostImputer()  # crashes are observed as the worst successful cost so far
 
-        # private RNG states, swapped in only while HEBO runs (see _hebo_scope)
-        self._np_state = np.random.RandomState(self.seed).get_state()
-        self._torch_state = torch.Generator().manual_seed(self.seed).get_state()
-        self._py_state = random.Random(self.seed).getstate()
+        self._rng = GlobalRNGScope(self.seed)  # private global-RNG states, used only while HEBO runs
 
         with self._hebo_scope():
             space = DesignSpace().parse(records)
@@ -137,32 +134,25 @@ class HEBO(Optimizer):
 
     @contextlib.contextmanager
     def _hebo_scope(self):
-        """Run HEBO with this adapter's own RNG states, its stdout (jitter lines) and warnings discarded."""
+        """Run HEBO on this adapter's own global-RNG states, its stdout (jitter lines) and warnings discarded."""
         from hebo.acq_optimizers import evolution_optimizer
 
-        torch = self._torch
-        saved = (np.random.get_state(), torch.get_rng_state(), random.getstate())
         unseeded_minimize = evolution_optimizer.minimize
-        np.random.set_state(self._np_state)
-        torch.set_rng_state(self._torch_state)
-        random.setstate(self._py_state)
-        evolution_optimizer.minimize = _seeded(unseeded_minimize)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # e.g. power_transform's divide-by-zero before HEBO's own fallback
+        with self._rng, quiet():  # quiet: e.g. power_transform's divide-by-zero before HEBO's own fallback
+            evolution_optimizer.minimize = _seeded(unseeded_minimize)
+            try:
                 yield
-        finally:
-            evolution_optimizer.minimize = unseeded_minimize
-            self._np_state, self._torch_state, self._py_state = np.random.get_state(), torch.get_rng_state(), random.getstate()
-            np.random.set_state(saved[0])
-            torch.set_rng_state(saved[1])
-            random.setstate(saved[2])
+            finally:
+                evolution_optimizer.minimize = unseeded_minimize
 
     def ask(self) -> TrialInfo:
+        return self.ask_batch(1)[0]
+
+    def ask_batch(self, n: int) -> list[TrialInfo]:
+        """HEBO proposes a batch in one suggest (MACE's Pareto set / GeneralBO's NSGA-II population)."""
         with self._hebo_scope():
-            rec = self._opt.suggest(n_suggestions=1)
-        row = rec.iloc[0]
-        return TrialInfo(config=self._to_config(row), native=rec.iloc[[0]])
+            rec = self._opt.suggest(n_suggestions=int(n))
+        return [TrialInfo(config=self._to_config(rec.iloc[i]), native=rec.iloc[[i]]) for i in range(len(rec))]
 
     def _to_config(self, row):
         from ConfigSpace import Configuration

@@ -13,6 +13,7 @@ from carps_like.types import ALL_TASK_TYPES, TrialInfo, TrialValue
 
 class RandomSearch(Optimizer):
     task_types = ALL_TASK_TYPES
+    batch_ask = True  # samples are independent: n asks are a batch
 
     def __init__(self, task, seed: int, workdir=None) -> None:
         super().__init__(task, seed, workdir)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from carps_like.crash_imputation import WorstCostImputer
+from carps_like.isolation import preserved_root_logger
 from carps_like.optimizer import Optimizer
 from carps_like.types import TaskType, TrialInfo, TrialValue
 
@@ -75,6 +76,10 @@ class SMAC(Optimizer):
     """
 
     task_types: ClassVar[frozenset[TaskType]] = frozenset()
+    # SMAC handles every ConfigSpace kind, conditions and forbiddens itself
+    batch_ask: ClassVar[bool] = True  # ask() marks the trial running; the next ask proposes another
+    # the intensifier re-runs incumbents on new seeds when the task is not deterministic
+    noise_handling: ClassVar[str] = "repeats"
     facade: ClassVar[str] = "hpo"
     multi_objective: ClassVar[str | None] = None
     #: intensifier kwargs this variant needs; settings override them
@@ -112,8 +117,9 @@ class SMAC(Optimizer):
         else:
             out_root = self.workdir
         try:
-            self._smac = self._make_facade(smac, FACADES[facade], mo_name, out_root, intensifier, initial_design,
-                                           parego_rho, objective_weights)
+            with preserved_root_logger():  # SMAC's setup_logging replaces the root handlers
+                self._smac = self._make_facade(smac, FACADES[facade], mo_name, out_root, intensifier, initial_design,
+                                               parego_rho, objective_weights)
         except BaseException:
             self.close()  # no temporary directory left behind
             raise
@@ -222,6 +228,7 @@ class SMACHyperband(SMAC):
     """HyperbandFacade: random configurations, Hyperband over the task's fidelity."""
 
     task_types = frozenset({TaskType.MULTI_FIDELITY})
+    noise_handling = "none"  # successive halving evaluates each config once per budget
     facade = "hyperband"
 
 
@@ -229,6 +236,7 @@ class SMACMultiFidelity(SMAC):
     """MultiFidelityFacade: random forest (BOHB-like) + Hyperband."""
 
     task_types = frozenset({TaskType.MULTI_FIDELITY})
+    noise_handling = "none"  # successive halving evaluates each config once per budget
     facade = "multi_fidelity"
 
 
@@ -244,6 +252,7 @@ class SMACMultiFidelityParEGO(SMAC):
     """MultiFidelityFacade + ParEGO: multi-fidelity multi-objective."""
 
     task_types = frozenset({TaskType.MULTI_FIDELITY_MULTI_OBJECTIVE})
+    noise_handling = "none"  # successive halving evaluates each config once per budget
     facade = "multi_fidelity"
     multi_objective = "parego"
     # With the facade's default ("highest_observed_budget", and also with "any_budget") SMAC 2.4.1

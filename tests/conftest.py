@@ -29,3 +29,29 @@ def make_task():
 
 def python_cmd(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--optimizer", action="append", default=[],
+        help="optimizer config name(s) or YAML file(s) for the conformance suite (default: every shipped one)",
+    )
+
+
+def pytest_configure(config):
+    """Unknown --optimizer names stop the session with the list of valid ones (not a traceback)."""
+    names = [n for opt in config.getoption("--optimizer") for n in opt.split(",") if n]
+    if not names:
+        return
+    from carps_like import registry
+    from carps_like.errors import UserError
+
+    for name in names:
+        if name.endswith((".yaml", ".yml")):
+            if not Path(name).is_file():
+                raise pytest.UsageError(f"optimizer config file {name!r} does not exist")
+            continue
+        try:
+            registry.get_optimizer_config(name)
+        except UserError as exc:
+            raise pytest.UsageError(str(exc)) from None

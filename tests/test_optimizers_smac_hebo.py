@@ -294,7 +294,7 @@ def test_incompatible_pairs_are_refused(variant, task_id, reason):
     cls = registry.optimizer_class(variant)
     entry = registry.get_task(task_id)
     meta = entry.metadata
-    assert reason in cls.incompatibility(entry.task_type, meta.get("n_conditions", 0), meta.get("n_forbiddens", 0))
+    assert reason in cls.incompatibility(entry.task_type, meta)
     assert reason in registry.incompatibility(variant, entry)
     with pytest.raises(IncompatibleError):
         cls.check_task(make_task(task_id, n_trials=5))
@@ -308,7 +308,7 @@ def test_smac_dispatcher_accepts_every_toy_task():
 def test_hebo_refuses_forbiddens():
     from optimizers.hebo import HEBO
 
-    assert "forbidden" in HEBO.incompatibility(TaskType.BLACKBOX, n_forbiddens=1)
+    assert "forbidden" in HEBO.incompatibility(TaskType.BLACKBOX, {"n_forbiddens": 1})
 
 
 # ----------------------------------------------------------------------------- conversions, files, imports
