@@ -23,7 +23,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install run test test-all check-optimizer perf tasks optimizers task-configs lock clean-venv
+.PHONY: help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ check-optimizer: $(STAMP)  ## conformance suite for one optimizer: make check-op
 perf: $(STAMP)  ## harness overhead vs the bare loop, and per-evaluation cost per task collection
 	$(PY) perf/overhead.py
 	$(PY) perf/task_cost.py
+
+perf-optimizers: $(STAMP)  ## each optimizer's own ask+tell cost at 50 and 200 trials on 5-d tasks (long: about an hour)
+	$(PY) perf/optimizer_cost.py $(ARGS)
 
 tasks: $(STAMP)  ## list tasks: make tasks FILTER="type=mf dim<=3"
 	$(PY) -m carps_like.cli_list tasks $(foreach t,$(FILTER),'$(t)')

@@ -30,17 +30,20 @@ def list_tasks(terms: list[str]) -> int:
 
 
 def list_optimizers() -> int:
+    """One line per optimizer config with its declared capabilities (see docs/adding-an-optimizer.md)."""
+    from .optimizer import HYPERPARAMETER_KINDS
+
+    mark = {True: "yes", False: "-"}
+    print(f"{'optimizer':<22} {'types':<12} {'cond':<4} {'forb':<4} {'batch':<5} {'noise':<10} hyperparameters (float, integer, categorical, ordinal)")
     for name, cfg in registry.optimizers().items():
         if cfg.get("by_task_type"):
             variants = ", ".join(f"{t}: {v}" for t, v in cfg["by_task_type"].items())
-            print(f"{name:<18} picks per task type -> {variants}")
-        else:
-            cls = registry.optimizer_class(name)
-            types = ",".join(sorted(t.value for t in cls.task_types))
-            missing = [what for what, ok in (("conditional spaces", cls.supports_conditions),
-                                             ("forbidden clauses", cls.supports_forbiddens)) if not ok]
-            cond = f"  (no {', no '.join(missing)})" if missing else ""
-            print(f"{name:<18} {types:<14} {cfg['adapter']['_target_']}{cond}")
+            print(f"{name:<22} picks per task type -> {variants}")
+            continue
+        caps = registry.optimizer_class(name).capabilities()
+        kinds = ", ".join(caps["hyperparameters"][k] for k in HYPERPARAMETER_KINDS)
+        print(f"{name:<22} {','.join(caps['task_types']):<12} {mark[caps['conditions']]:<4} {mark[caps['forbiddens']]:<4} "
+              f"{mark[caps['batch_ask']]:<5} {caps['noise_handling']:<10} {kinds}")
     return 0
 
 

@@ -69,6 +69,7 @@ def test_pareto_front_is_kept_non_dominated():
 class _BBOnly(Optimizer):
     task_types = frozenset({TaskType.BLACKBOX})
     supports_conditions = False
+    hyperparameters = {"float": "native", "integer": "rounded"}
 
     def ask(self):  # pragma: no cover - never asked
         raise AssertionError
@@ -82,6 +83,42 @@ def test_capability_check_names_the_reason(make_task):
     assert "not 'mf'" in _BBOnly.incompatibility(TaskType.MULTI_FIDELITY)
     with pytest.raises(IncompatibleError, match="conditional"):
         _BBOnly.check_task(make_task("toy/bb_mixed"))
+    reason = _BBOnly.incompatibility(TaskType.BLACKBOX, {"n_float": 2, "n_categorical": 1})
+    assert reason == ("_BBOnly does not support categorical hyperparameters (1 in the space; "
+                      "it handles: float, integer)")
+    with pytest.raises(IncompatibleError, match=r"ordinal hyperparameters .*\(task toy/bb\)"):
+        _BBOnly.check_task(make_task("toy/bb", extra=["ordinal"]))
+    _BBOnly.check_task(make_task("toy/bb", extra=["log", "integer"]))
+
+
+def test_capabilities_record_and_default_batch_ask(make_task):
+    caps = _BBOnly.capabilities()
+    assert caps == {"task_types": ["bb"], "conditions": False, "forbiddens": True,
+                    "hyperparameters": {"float": "native", "integer": "rounded", "categorical": "unsupported",
+                                        "ordinal": "unsupported"},
+                    "batch_ask": False, "noise_handling": "none"}
+    with pytest.raises(NotImplementedError, match="batch_ask"):
+        _BBOnly(make_task("toy/bb"), seed=0).ask_batch(2)
+
+
+def test_global_rng_scope_is_private_and_reproducible():
+    import random
+
+    import numpy as np
+
+    from carps_like.isolation import GlobalRNGScope, global_rng_fingerprint
+
+    np.random.seed(5)
+    before = global_rng_fingerprint()
+    a, b = GlobalRNGScope(1, torch=False), GlobalRNGScope(1, torch=False)
+    with a:
+        first = [np.random.rand(), random.random()]
+    with a:
+        second = [np.random.rand(), random.random()]  # continues a's own stream
+    with b:
+        again = [np.random.rand(), random.random()]
+    assert first == again and first != second
+    assert global_rng_fingerprint() == before
 
 
 def test_importing_the_core_imports_no_heavy_library():
