@@ -34,7 +34,7 @@ def list_optimizers() -> int:
     from .optimizer import HYPERPARAMETER_KINDS
 
     mark = {True: "yes", False: "-"}
-    print(f"{'optimizer':<22} {'types':<12} {'cond':<4} {'forb':<4} {'batch':<5} {'noise':<10} hyperparameters (float, integer, categorical, ordinal)")
+    print(f"{'optimizer':<22} {'types':<13} {'cond':<4} {'forb':<4} {'batch':<5} {'noise':<10} hyperparameters (float, integer, categorical, ordinal)")
     for name, cfg in registry.optimizers().items():
         if cfg.get("by_task_type"):
             variants = ", ".join(f"{t}: {v}" for t, v in cfg["by_task_type"].items())
@@ -42,7 +42,7 @@ def list_optimizers() -> int:
             continue
         caps = registry.optimizer_class(name).capabilities()
         kinds = ", ".join(caps["hyperparameters"][k] for k in HYPERPARAMETER_KINDS)
-        print(f"{name:<22} {','.join(caps['task_types']):<12} {mark[caps['conditions']]:<4} {mark[caps['forbiddens']]:<4} "
+        print(f"{name:<22} {','.join(caps['task_types']):<13} {mark[caps['conditions']]:<4} {mark[caps['forbiddens']]:<4} "
               f"{mark[caps['batch_ask']]:<5} {caps['noise_handling']:<10} {kinds}")
     return 0
 

@@ -127,8 +127,10 @@ def test_importing_the_core_imports_no_heavy_library():
 
     code = ("import sys, carps_like.runner, carps_like.experiment, carps_like.registry, carps_like.study, "
             "carps_like.store, optimizers.randomsearch\n"
-            "import optimizers.smac, optimizers.hebo\n"
-            "heavy = [m for m in ('torch', 'smac', 'hebo', 'pymoo') if m in sys.modules]\n"
+            "import optimizers.smac, optimizers.hebo, optimizers.optuna, optimizers.nevergrad, optimizers.dehb, "
+            "optimizers.cma_es, optimizers.ax\n"
+            "heavy = [m for m in ('torch', 'smac', 'hebo', 'pymoo', 'optuna', 'nevergrad', 'dehb', 'cma', 'ax', "
+            "'botorch', 'loguru') if m in sys.modules]\n"
             "print(heavy); sys.exit(1 if heavy else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
