@@ -18,6 +18,7 @@ TIME_LIMIT ?=
 REDO     ?= 0
 ARGS     ?=
 FILTER   ?=
+TEST_JOBS ?= auto
 
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
@@ -44,11 +45,11 @@ run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make r
 	  $(if $(JOBS),--jobs $(JOBS)) $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) \
 	  $(if $(filter 1 yes true,$(REDO)),--redo) $(ARGS)
 
-test: $(STAMP)  ## run the fast test suite
-	$(PY) -m pytest -q -m "not slow and not gpu" tests
+test: $(STAMP)  ## run the fast test suite (TEST_JOBS=auto: one worker per core)
+	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" tests
 
 test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip without a GPU)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) tests
 
 check-optimizer: $(STAMP)  ## conformance suite for one optimizer: make check-optimizer OPT=optuna (a name or a YAML path)
 	$(PY) -m pytest -q -p no:cacheprovider tests/conformance --optimizer '$(OPT)'

@@ -97,3 +97,15 @@ def test_a_task_that_cannot_be_built_is_one_error_line_and_the_study_goes_on(tmp
     res = _study("--optimizer", "randomsearch", "--task", "toy/bb,toy/mo", "--seeds", "1", "--out", str(tmp_path),
                  "+task.objective_function.bogus=1")
     assert res.returncode == 1 and "2 runs did not finish" in res.stdout
+
+
+def test_study_skips_tasks_with_unsupported_hyperparameter_kinds(tmp_path):
+    """pycma has no categoricals: a study over mixed tasks skips those with one line and runs the rest."""
+    res = _study("--optimizer", "cma_es", "--task", "toy/bb,sklearn/knn_iris_bb,sklearn/knn_wine_bb,toy/mo",
+                 "--seeds", "1", "--out", str(tmp_path), "--n-trials", "3")
+    assert res.returncode == 0, res.stdout + res.stderr
+    skips = [line for line in res.stdout.splitlines() if "skipping" in line]
+    assert len(skips) == 2, skips
+    assert any("does not support categorical hyperparameters" in s and "2 of 4 tasks" in s for s in skips)
+    assert any("not 'mo'" in s for s in skips)
+    assert read_run_json(tmp_path / "default" / "cma_es" / "toy" / "bb" / "seed_1")["status"] == "complete"
