@@ -28,18 +28,23 @@ class TaskSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     n_trials: float | None = 100
     time_limit: float | None = None
+    #: what the machine must have to run the task, e.g. ("cuda",): see carps_like.requirements
+    requires: tuple[str, ...] = ()
 
     def build(self):
         module, _, attr = self.target.rpartition(".")
         return getattr(importlib.import_module(module), attr)(**self.kwargs)
 
     def to_config(self) -> dict:
-        return {
+        config = {
             "id": self.id,
             "objective_function": {"_target_": self.target, **self.kwargs},
             "budget": {"n_trials": self.n_trials, "time_limit": self.time_limit},
-            "metadata": describe(self.build()),
         }
+        if self.requires:
+            config["requires"] = list(self.requires)
+        config["metadata"] = describe(self.build())
+        return config
 
 
 def all_specs(collections: Iterable[str] = COLLECTIONS) -> list[TaskSpec]:

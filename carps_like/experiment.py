@@ -12,7 +12,8 @@ from typing import Any, Mapping
 
 from . import registry
 from .environment import git_revision, host_info, package_versions
-from .errors import UserError
+from .errors import IncompatibleError, UserError
+from .requirements import unmet_requirement
 from .runner import RunResult, run_trials
 from .store import RunHandle, RunLockedError, read_run_json, run_dir
 from .task import Budget, Task
@@ -101,6 +102,9 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
         if status == "failed" and not retry_failed:
             return CellOutcome(directory, "skipped_failed")
 
+    missing = unmet_requirement(task_cfg.get("requires") or [])
+    if missing:
+        raise IncompatibleError(f"task {task_cfg['id']} {missing}")
     task = build_task(task_cfg)
     adapter_cfg = dict(variant_cfg.get("adapter") or {})
     if "_target_" not in adapter_cfg:

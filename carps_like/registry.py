@@ -39,6 +39,10 @@ class TaskEntry:
         return self.config.get("metadata", {})
 
     @property
+    def requires(self) -> list[str]:
+        return list(self.config.get("requires") or [])
+
+    @property
     def collection(self) -> str:
         return self.id.split("/", 1)[0]
 
@@ -130,7 +134,12 @@ def import_target(target: str):
 
 
 def incompatibility(optimizer_name: str, entry: TaskEntry) -> str | None:
-    """Why `optimizer_name` cannot run the task, or None."""
+    """Why `optimizer_name` cannot run the task here (optimizer or machine), or None."""
+    from .requirements import unmet_requirement
+
+    missing = unmet_requirement(entry.requires)
+    if missing:
+        return f"task {missing}"
     try:
         variant = optimizer_variant(optimizer_name, entry.task_type)
     except IncompatibleError as exc:

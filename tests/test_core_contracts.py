@@ -149,3 +149,23 @@ def test_worst_cost_imputer_holds_early_crashes_and_imputes_the_worst_success():
     list(imp.process(c, TrialValue(cost=(3.0, 1.0), status=Status.SUCCESS, time=0.2, virtual_time=0.2)))
     inf = TrialValue(cost=(math.inf, 0.0), status=Status.SUCCESS, time=0.1, virtual_time=0.1)
     assert [(t.costs, t.crashed) for t in imp.process(d, inf)] == [([3.0, 5.0], True)]  # non-finite counts as a crash
+
+
+def test_machine_requirements_refuse_tasks_up_front(tmp_path):
+    from carps_like import registry
+    from carps_like.experiment import run_cell
+    from carps_like.requirements import _cuda_available, unmet_requirement
+
+    assert unmet_requirement([]) is None
+    assert "known: cuda" in unmet_requirement(["quantum"])
+    entry = registry.get_task("toy/bb")
+    gpu_entry = registry.TaskEntry(entry.id, entry.path, {**entry.config, "requires": ["cuda"]})
+    if _cuda_available():
+        assert registry.incompatibility("randomsearch", gpu_entry) is None
+        return
+    assert registry.incompatibility("randomsearch", gpu_entry) == (
+        "task needs a CUDA GPU (torch.cuda.is_available() is False here)")
+    with pytest.raises(IncompatibleError, match="toy/bb needs a CUDA GPU"):
+        run_cell({"id": "randomsearch", **registry.get_optimizer_config("randomsearch")}, gpu_entry.config, 0,
+                 out=tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
