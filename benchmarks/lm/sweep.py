@@ -1,0 +1,332 @@
+"""Resumable data generation for the tiny-LM surrogates: Sobol configurations x seeds -> JSONL runs.
+
+    python -m benchmarks.lm.sweep --out benchmarks/lm/data/runs-cpu-v1.jsonl --profile cpu \\
+        --n-configs 64 --seeds-subset 8 --n-seeds 3 --tokens 262144 --device auto
+
+Configurations: the first n_configs points of a scrambled Sobol sequence
+(scipy.stats.qmc.Sobol, seed --sobol-seed, default 0; the sequence is a prefix, so a larger
+--n-configs keeps the earlier configurations and their ids c0000, c0001, ...), one dimension
+per sampled hyperparameter in the order d_model, n_layers, learning_rate, batch_size, schedule,
+warmup_fraction, beta2, weight_decay (see ``_ranges`` for why), mapped to the ranges below (log: log-uniform;
+int_log: log-uniform integer; uniform; log1m: 1 - x log-uniform, for beta2; choice: uniform
+over the listed values; int: uniform integer). Hyperparameters not listed keep the trainer's
+DEFAULTS (beta1 0.9, grad_clip 1.0, min_lr_ratio 0.1); seq_len is fixed per profile.
+
+    name             cpu                         gpu                               smoke (tests)
+    learning_rate    log [1e-4, 1e-1]            log [5e-5, 5e-2]                  log [1e-3, 3e-2]
+    batch_size       int_log [4, 64] seqs        int_log [8, 256] seqs             int_log [4, 16]
+    warmup_fraction  uniform [0, 0.2]            uniform [0, 0.2]                  uniform [0, 0.2]
+    weight_decay     uniform [0, 0.3]            uniform [0, 0.3]                  uniform [0, 0.3]
+    beta2            log1m [0.9, 0.999]          log1m [0.9, 0.999]                log1m [0.9, 0.999]
+    schedule         cosine|linear|constant|wsd  same                              same
+    d_model          choice 32, 64, 96, 128      choice 64 ... 768 (8 values)      choice 32
+    n_layers         int [1, 4]                  int [2, 12]                       int [1, 1]
+    seq_len          128                         256                               64
+    tokens (default) 2^18                        2^24                              2^13
+
+Runs: every configuration with seed 0, then seeds 1 .. n_seeds-1 for the first seeds_subset
+configurations (ordered by seed, then configuration, so an interrupted sweep has covered as
+many configurations as possible). Each finished run is appended to --out as one JSON line
+(the trainer's record plus config_id and profile) and flushed. Resuming: a run whose key
+(config_id, seed, tokens) is already in the file is skipped, so rerunning the same command
+continues an interrupted sweep; a truncated last line (a write cut off) is removed first, and
+a stored configuration that differs from the planned one under the same id is an error (another
+profile, range or Sobol seed: use another --out). Failed runs are reported and not written, so
+the next call retries them. --max-minutes stops starting new runs after that long (device
+sessions are time-boxed).
+
+A manifest, <out without .jsonl>.manifest.json, is rewritten after every run: schema version,
+corpus name and sha256, torch version(s), device name(s), git revision (`git rev-parse HEAD`,
+None when unavailable), number of runs, the plan (profile, ranges, tokens, seeds), created and
+updated timestamps. --jobs N runs N worker processes (spawned, one torch thread each).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime as dt
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+SCHEDULE_CHOICES = ["cosine", "linear", "constant", "wsd"]
+
+
+def _ranges(learning_rate: tuple, batch_size: tuple, d_model: list[int], n_layers: tuple) -> dict[str, tuple]:
+    """Ranges in Sobol dimension order: model size first (dimensions 1-2 of a Sobol sequence form a
+    (0, m, 2)-net, so every d_model x n_layers cell is hit equally), weight decay last (with the
+    seed-0 scrambling, dimensions 2 and 8 are the one pair that covers only half of the 4 x 4
+    cells at 64 points)."""
+    return {"d_model": ("choice", d_model), "n_layers": ("int", *n_layers), "learning_rate": ("log", *learning_rate),
+            "batch_size": ("int_log", *batch_size), "schedule": ("choice", SCHEDULE_CHOICES),
+            "warmup_fraction": ("uniform", 0.0, 0.2), "beta2": ("log1m", 0.9, 0.999),
+            "weight_decay": ("uniform", 0.0, 0.3)}
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "cpu": {"ranges": _ranges((1e-4, 1e-1), (4, 64), [32, 64, 96, 128], (1, 4)),
+            "fixed": {"seq_len": 128}, "tokens": 2**18, "val_tokens": 8192},
+    "gpu": {"ranges": _ranges((5e-5, 5e-2), (8, 256), [64, 128, 192, 256, 384, 512, 640, 768], (2, 12)),
+            "fixed": {"seq_len": 256}, "tokens": 2**24, "val_tokens": 65536},
+    "smoke": {"ranges": _ranges((1e-3, 3e-2), (4, 16), [32], (1, 1)),
+              "fixed": {"seq_len": 64}, "tokens": 2**13, "val_tokens": 2048},
+}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _map(u: float, spec: tuple) -> Any:
+    """Map a unit-interval coordinate to a hyperparameter value (see the module docstring)."""
+    kind = spec[0]
+    if kind == "log":
+        return math.exp(math.log(spec[1]) + u * (math.log(spec[2]) - math.log(spec[1])))
+    if kind == "int_log":
+        lo, hi = spec[1], spec[2]
+        return min(hi, int(math.exp(math.log(lo) + u * (math.log(hi + 1) - math.log(lo)))))
+    if kind == "uniform":
+        return spec[1] + u * (spec[2] - spec[1])
+    if kind == "log1m":
+        lo, hi = 1 - spec[2], 1 - spec[1]
+        return 1 - math.exp(math.log(lo) + (1 - u) * (math.log(hi) - math.log(lo)))
+    if kind == "choice":
+        return spec[1][min(len(spec[1]) - 1, int(u * len(spec[1])))]
+    if kind == "int":
+        return min(spec[2], spec[1] + int(u * (spec[2] - spec[1] + 1)))
+    raise ValueError(f"unknown range kind {kind!r}")
+
+
+def sample_configs(profile: str, n: int, sobol_seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
+    """The first n Sobol configurations of a profile, as (config_id, hparams)."""
+    from scipy.stats import qmc
+
+    prof = PROFILES[profile]
+    ranges = prof["ranges"]
+    m = max(0, math.ceil(math.log2(max(n, 1))))
+    points = qmc.Sobol(d=len(ranges), scramble=True, seed=sobol_seed).random_base2(m)[:n]
+    return [(f"c{i:04d}", {**{name: _map(float(u), spec) for (name, spec), u in zip(ranges.items(), row)},
+                           **prof["fixed"]})
+            for i, row in enumerate(points)]
+
+
+def plan_runs(configs: list[tuple[str, dict]], n_seeds: int, seeds_subset: int, tokens: int) -> list[dict]:
+    """Seed 0 for every configuration, then the extra seeds for the first `seeds_subset`."""
+    return [{"config_id": cid, "hparams": hp, "seed": seed, "tokens": tokens}
+            for seed in range(n_seeds) for i, (cid, hp) in enumerate(configs) if seed == 0 or i < seeds_subset]
+
+
+def run_key(record: dict) -> tuple[str, int, int]:
+    return record["config_id"], int(record["seed"]), int(record["tokens"])
+
+
+def read_runs(path: Path) -> list[dict]:
+    """Records already in the dataset; a truncated last line (interrupted write) is cut off the file."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        keep = raw.rfind(b"\n") + 1
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+        raw = raw[:keep]
+    return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=REPO, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def manifest_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".jsonl") + ".manifest.json")
+
+
+def write_manifest(out: Path, runs: list[dict], plan: dict[str, Any]) -> dict:
+    """(Re)write the manifest next to the dataset, keeping the original creation time."""
+    from .corpus import CORPUS_NAME, expected_sha256
+    from .train import FIDELITY_SEMANTICS, RECORD_VERSION
+
+    path = manifest_path(out)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    created = json.loads(path.read_text()).get("created", now) if path.exists() else now
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "record_version": RECORD_VERSION,
+        "dataset": out.name,
+        "corpus": {"name": CORPUS_NAME, "sha256": expected_sha256()},
+        "torch_version": sorted({r["torch_version"] for r in runs}) or [_torch_version()],
+        "device": sorted({r["device_name"] for r in runs}),
+        "git_revision": git_revision(),
+        "python_version": sys.version.split()[0],
+        "n_runs": len(runs),
+        "token_budgets": sorted({int(r["tokens"]) for r in runs}),
+        "n_configs_done": len({r["config_id"] for r in runs}),
+        "n_diverged": sum(bool(r["diverged"]) for r in runs),
+        **plan,
+        "fidelity_semantics": FIDELITY_SEMANTICS,
+        "created": created,
+        "updated": now,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, path)
+    return manifest
+
+
+def _torch_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_one(run: dict, device: str | None, checkpoints: int, val_tokens: int, profile: str) -> dict:
+    from .train import train
+
+    record = train(run["hparams"], run["tokens"], run["seed"], device=device, checkpoints=checkpoints,
+                   val_tokens=val_tokens)
+    return {"config_id": run["config_id"], "profile": profile, **record}
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subset: int = 8, n_seeds: int = 3,
+          tokens: int | None = None, device: str = "auto", jobs: int = 1, checkpoints: int = 7,
+          val_tokens: int | None = None, sobol_seed: int = 0, max_minutes: float | None = None,
+          progress: bool = True) -> dict:
+    """Run the missing runs of the plan, appending each to `out`; returns the final manifest."""
+    out = Path(out)
+    prof = PROFILES[profile]
+    tokens = int(tokens or prof["tokens"])
+    val_tokens = int(val_tokens or prof["val_tokens"])
+    configs = sample_configs(profile, n_configs, sobol_seed)
+    planned = plan_runs(configs, n_seeds, seeds_subset, tokens)
+    plan = {"profile": profile, "ranges": {k: list(v) for k, v in prof["ranges"].items()}, "fixed": prof["fixed"],
+            "tokens": tokens, "checkpoints": checkpoints, "val_tokens": val_tokens, "n_configs": n_configs,
+            "n_seeds": n_seeds, "seeds_subset": seeds_subset, "sobol_seed": sobol_seed,
+            "n_runs_planned": len(planned), "device_requested": device}
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs = read_runs(out)
+    stored = {r["config_id"]: r["hparams"] for r in runs}
+    for cid, hp in configs:
+        if cid in stored and any(stored[cid][k] != v for k, v in hp.items()):
+            raise ValueError(f"{out}: configuration {cid} differs from the planned one ({stored[cid]} vs {hp}); "
+                             "the file was made with another profile, range or Sobol seed: use another --out")
+    done_keys = {run_key(r) for r in runs}
+    todo = [r for r in planned if run_key(r) not in done_keys]
+    total, n_before = len(planned), len(planned) - len(todo)
+    write_manifest(out, runs, plan)
+    if progress:
+        print(f"{out}: {n_before}/{total} runs already done, {len(todo)} to go ({profile} profile, {tokens} tokens)",
+              file=sys.stderr, flush=True)
+
+    dev = None if device == "auto" else device
+    args = (dev, checkpoints, val_tokens, profile)
+    t0, finished, failed = time.monotonic(), 0, []
+    deadline = None if max_minutes is None else t0 + 60 * max_minutes
+
+    def record(result: dict) -> None:
+        nonlocal finished
+        with open(out, "a") as f:
+            f.write(json.dumps(result) + "\n")
+            f.flush()
+        runs.append(result)
+        finished += 1
+        write_manifest(out, runs, plan)
+        if progress:
+            elapsed = time.monotonic() - t0
+            eta = elapsed / finished * (len(todo) - finished - len(failed))
+            tag = " diverged" if result["diverged"] else ""
+            print(f"\r[{n_before + finished}/{total}] {result['config_id']} seed {result['seed']}: val "
+                  f"{result['final_val_loss']:.3f}{tag} ({result['timing']['wall_time_s']:.1f} s) | "
+                  f"{_fmt(elapsed)} elapsed, ETA {_fmt(eta)}   ", end="", file=sys.stderr, flush=True)
+
+    def fail(run: dict, exc: BaseException) -> None:
+        failed.append(run)
+        print(f"\nrun {run_key(run)} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+    queue = iter(todo)
+    if jobs <= 1:
+        for run in queue:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            try:
+                record(_run_one(run, *args))
+            except Exception as exc:  # keep going: the next call retries it
+                fail(run, exc)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker) as pool:
+            pending: dict[cf.Future, dict] = {}
+            while True:
+                while len(pending) < jobs and (deadline is None or time.monotonic() <= deadline):
+                    run = next(queue, None)
+                    if run is None:
+                        break
+                    pending[pool.submit(_run_one, run, *args)] = run
+                if not pending:
+                    break
+                finished_futures, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for fut in finished_futures:
+                    run = pending.pop(fut)
+                    try:
+                        record(fut.result())
+                    except Exception as exc:
+                        fail(run, exc)
+    if progress:
+        print(f"\n{out}: {len(runs)}/{total} runs done"
+              + (f", {len(failed)} failed (rerun to retry)" if failed else ""), file=sys.stderr, flush=True)
+    return write_manifest(out, runs, plan)
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Resumable tiny-LM sweep (see the module docstring).")
+    parser.add_argument("--out", required=True, type=Path, help="dataset file (JSON lines), appended to")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+    parser.add_argument("--n-configs", type=int, default=64)
+    parser.add_argument("--seeds-subset", type=int, default=8, help="configurations that get the extra seeds")
+    parser.add_argument("--n-seeds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=None, help="training tokens per run (default: the profile's)")
+    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (one torch thread each)")
+    parser.add_argument("--checkpoints", type=int, default=7)
+    parser.add_argument("--val-tokens", type=int, default=None)
+    parser.add_argument("--sobol-seed", type=int, default=0)
+    parser.add_argument("--max-minutes", type=float, default=None, help="start no new run after this long")
+    parser.add_argument("--dry-run", action="store_true", help="print the planned configurations and exit")
+    a = parser.parse_args(list(argv) if argv is not None else None)
+    if a.dry_run:
+        configs = sample_configs(a.profile, a.n_configs, a.sobol_seed)
+        for cid, hp in configs:
+            print(cid, json.dumps(hp))
+        print(f"{len(plan_runs(configs, a.n_seeds, a.seeds_subset, a.tokens or 0))} runs planned")
+        return 0
+    sweep(a.out, a.profile, a.n_configs, a.seeds_subset, a.n_seeds, a.tokens, a.device, a.jobs, a.checkpoints,
+          a.val_tokens, a.sobol_seed, a.max_minutes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
