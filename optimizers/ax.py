@@ -68,6 +68,7 @@ from typing import Any, ClassVar
 
 from carps_like.isolation import quiet
 from carps_like.optimizer import Optimizer
+from carps_like.spaces import configuration_from_encoded
 from carps_like.types import Status, TaskType, TrialInfo, TrialValue
 
 #: level of Ax's own stderr handler while Ax runs: warnings and errors only
@@ -144,9 +145,13 @@ def ax_parameters(configspace) -> tuple[list, dict[str, Any]]:
     return parameters, constants
 
 
+def _all_strings(choices) -> bool:
+    return all(isinstance(c, str) for c in choices)
+
+
 def _category_values(hp) -> list[str]:
     """The choices when all are strings, else their indices as strings (Ax's choices share one type)."""
-    if all(isinstance(c, str) for c in hp.choices):
+    if _all_strings(hp.choices):
         return list(hp.choices)
     return [str(i) for i in range(len(hp.choices))]
 
@@ -240,7 +245,7 @@ class Ax(Optimizer):
                 continue
             hp = self._hps[name]
             if isinstance(hp, CategoricalHyperparameter):
-                params[name] = str(value) if all(isinstance(c, str) for c in hp.choices) else str(hp.choices.index(value))
+                params[name] = str(value) if _all_strings(hp.choices) else str(hp.choices.index(value))
             elif isinstance(hp, OrdinalHyperparameter):
                 params[name] = hp.sequence.index(value)
             elif isinstance(hp, IntegerHyperparameter):
@@ -250,28 +255,9 @@ class Ax(Optimizer):
         return params
 
     def _to_config(self, params):
-        from ConfigSpace import Configuration
-        from ConfigSpace.hyperparameters import (
-            CategoricalHyperparameter,
-            FloatHyperparameter,
-            IntegerHyperparameter,
-            OrdinalHyperparameter,
-        )
-
-        values: dict[str, Any] = dict(self._constants)
-        for name, hp in self._hps.items():
-            if name in values:
-                continue
-            v = params[name]
-            if isinstance(hp, FloatHyperparameter):
-                values[name] = min(max(float(v), hp.lower), hp.upper)  # float error of log/unit transforms
-            elif isinstance(hp, IntegerHyperparameter):
-                values[name] = min(max(int(round(float(v))), hp.lower), hp.upper)
-            elif isinstance(hp, CategoricalHyperparameter):
-                values[name] = v if all(isinstance(c, str) for c in hp.choices) else hp.choices[int(v)]
-            elif isinstance(hp, OrdinalHyperparameter):
-                values[name] = hp.sequence[int(v)]
-        return Configuration(self.task.configspace, values=values)  # validates against the space
+        # string choices travel as themselves, other choices as their index (see ax_parameters)
+        return configuration_from_encoded(self.task.configspace, params, self._constants,
+                                          categorical_by_index=lambda hp: not _all_strings(hp.choices))
 
     def tell(self, trial_info: TrialInfo, trial_value: TrialValue) -> None:
         index = trial_info.native

@@ -38,6 +38,7 @@ import numpy as np
 
 from carps_like.crash_imputation import WorstCostImputer
 from carps_like.optimizer import Optimizer
+from carps_like.spaces import configuration_from_encoded
 from carps_like.isolation import GlobalRNGScope, quiet
 from carps_like.types import TaskType, TrialInfo, TrialValue
 
@@ -114,7 +115,6 @@ class HEBO(Optimizer):
         if cs.conditions or cs.forbidden_clauses:  # check_task refuses these first; guard direct use too
             raise ValueError("HEBO supports neither conditional hyperparameters nor forbidden clauses")
         records, self._constants = design_space_records(cs)
-        self._hps = {hp.name: hp for hp in cs.values()}
         self._n_obj = len(task.objectives)
         self._imputer = WorstCostImputer()  # crashes are observed as the worst successful cost so far
 
@@ -155,29 +155,8 @@ class HEBO(Optimizer):
         return [TrialInfo(config=self._to_config(rec.iloc[i]), native=rec.iloc[[i]]) for i in range(len(rec))]
 
     def _to_config(self, row):
-        from ConfigSpace import Configuration
-        from ConfigSpace.hyperparameters import (
-            CategoricalHyperparameter,
-            FloatHyperparameter,
-            IntegerHyperparameter,
-            OrdinalHyperparameter,
-        )
-
-        values: dict[str, Any] = dict(self._constants)
-        for name, hp in self._hps.items():
-            if name in values:
-                continue
-            v = row[name]
-            if isinstance(hp, FloatHyperparameter):
-                # HEBO works in float32 and 10**log10(x): clamp the last bit back into bounds
-                values[name] = min(max(float(v), hp.lower), hp.upper)
-            elif isinstance(hp, IntegerHyperparameter):
-                values[name] = min(max(int(round(float(v))), hp.lower), hp.upper)
-            elif isinstance(hp, CategoricalHyperparameter):
-                values[name] = hp.choices[int(v)]
-            elif isinstance(hp, OrdinalHyperparameter):
-                values[name] = hp.sequence[int(round(float(v)))]
-        return Configuration(self.task.configspace, values=values)  # validates against the space
+        # HEBO works in float32 and 10**log10(x): decoding clamps the last bit back into bounds
+        return configuration_from_encoded(self.task.configspace, row, self._constants)
 
     def tell(self, trial_info: TrialInfo, trial_value: TrialValue) -> None:
         for told in self._imputer.process(trial_info, trial_value):
