@@ -24,7 +24,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data
+.PHONY: help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ perf-optimizers: $(STAMP)  ## each optimizer's own ask+tell cost at 50 and 200 t
 LM_DATA_ARGS ?= --out benchmarks/lm/data/runs-cpu-v1.jsonl --profile cpu --n-configs 256 --seeds-subset 16 --n-seeds 3 --tokens 262144
 lm-data: $(STAMP)  ## generate or resume the tiny-LM run dataset (GPU: LM_DATA_ARGS="--profile gpu --out benchmarks/lm/data/runs-gpu-v1.jsonl")
 	$(PY) -m benchmarks.lm.sweep $(LM_DATA_ARGS) --device auto $(if $(JOBS),--jobs $(JOBS))
+
+lm-report: $(STAMP)  ## held-out fidelity of the LM surrogates + lmscaling optimum check (ARGS=--markdown for the README)
+	$(PY) -m benchmarks.lm.report $(ARGS)
 
 tasks: $(STAMP)  ## list tasks: make tasks FILTER="type=mf dim<=3"
 	$(PY) -m carps_like.cli_list tasks $(foreach t,$(FILTER),'$(t)')

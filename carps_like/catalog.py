@@ -17,7 +17,7 @@ from .objective import describe
 #: modules that define task collections (each has `task_specs()`)
 COLLECTIONS = ("benchmarks.toy", "benchmarks.bbob", "benchmarks.bbob_mixint", "benchmarks.pymoo_mo", "benchmarks.mf_synthetic", "benchmarks.momf_synthetic",
                "benchmarks.sklearn_ml", "benchmarks.mf_bbob", "benchmarks.lm.scaling",
-               "benchmarks.lm.live")
+               "benchmarks.lm.live", "benchmarks.lm.tinylm")
 
 
 @dataclass(frozen=True)

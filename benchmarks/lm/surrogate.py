@@ -1,0 +1,497 @@
+"""Learned surrogates of tiny-LM learning curves, fitted on the recorded runs (benchmarks/lm/data).
+
+A surrogate maps the hyperparameters of one run (learning_rate, batch_size, warmup_fraction,
+weight_decay, beta2, schedule, d_model, n_layers) to its validation-loss curve: the loss at each of
+the k recorded checkpoint token counts c_0 < ... < c_{k-1} (tokens/64 ... tokens, log-spaced; the
+"checkpoints of one fixed-horizon run" of benchmarks.lm.train). It is fitted deterministically,
+from the shipped data, the first time a process needs it (gp: about 3 s on a busy 2-core CPU; cached per process):
+no weights file, no pickle; the dataset's sha256 and SURROGATE_VERSION name what a result came from.
+
+Data (``load_dataset``): complete JSON lines of the dataset file (a line that does not parse, e.g. the
+cut-off last line of a sweep still writing, is skipped); runs whose profile or checkpoint tokens
+differ from the majority are left out. ``Dataset.sha256`` is the sha256 of the lines used (each
+with its newline): the file's own sha256 once the file is complete and clean.
+
+Target: the monotone curve of a run (the quantity every surrogate here predicts)
+    converged run: y_i = min(ln 256, min_{j <= i} L_j)  (best validation loss so far: a transient
+                   spike is dropped; it equals the measured L_i wherever the curve already falls)
+    diverged run:  y_i = ln 256 at every checkpoint (DIVERGED_LOSS, the trainer's divergence level)
+so every target curve is non-increasing in tokens and the final value of a diverged run is the
+divergence level, as recorded. A configuration's target is the mean over its seeds (configurations
+with several seeds count once). Simplification, stated in task metadata: a configuration that
+diverges is reported at the divergence level at every fidelity, although its real early checkpoints
+looked fine (a multi-fidelity optimizer can spot divergence cheaply here).
+
+Features (``features``), N = non-embedding parameters (benchmarks.lm.model):
+    ln lr, ln(lr N^0.713) (Step-Law-normalized lr: eta* ~ N^-0.713), ln N, ln d_model, n_layers,
+    ln batch_size, warmup_fraction, weight_decay, ln(1 - beta2), schedule one-hot (cosine, linear,
+    constant, wsd). Measured with the gp model at 99 configurations (held out, final budget):
+    without the Step-Law lr R^2 0.82 / Spearman 0.89; with it 0.85 / 0.92; adding ln d_model and
+    n_layers (depth and width apart, not only N) 0.87 / 0.93. Trees gain from the Step-Law lr too.
+Tokens are the output axis (one output per checkpoint), not an input, except in "et_stacked".
+
+Models (``MODELS``; the tasks use DEFAULT_MODEL = "gp", chosen on held-out metrics, see the report):
+    gp          one Gaussian process (sklearn; kernel C * Matern-5/2 with one length scale per feature
+                + white noise, hyperparameters by maximum marginal likelihood, no restarts) on
+                standardized features and standardized (final loss, increments y_i - y_{i+1}), all
+                outputs sharing the kernel; increments clipped at 0, curve = final + cumulative
+                increments: non-increasing by construction. Held out at the final budget on the
+                full cpu dataset (288 runs, 256 configurations): R^2 0.94, Spearman 0.97, Kendall 0.85
+                (et 0.83 / 0.90 / 0.75; mlp 0.97 / 0.96 / 0.83, worse at the first checkpoints);
+                gp had the best Spearman at every size tried from 92 to 256 configurations.
+    et          ExtraTreesRegressor, multi-output over the k checkpoints. A forest's prediction is a
+                weighted average of training curves, so it is non-increasing by construction.
+    et_div      divergence model + regressor: p = ExtraTrees on the share of diverged seeds, curve =
+                ExtraTrees on the converged configurations only; prediction p ln 256 + (1 - p) curve
+                (a mix of non-increasing curves with non-negative weights: non-increasing). Equal to
+                `et` when no run diverged (the cpu data: 0 of 288; the trainer's divergence test needs a
+                sustained loss above ln 256 + 1, which lr <= 0.1 with clipping does not reach).
+    gbm         GradientBoosting, one model for the final loss and one per non-negative increment;
+                increments clipped at 0, assembled as for gp.
+    mlp         an ensemble of 5 MLPRegressors on standardized (final, increments), same assembly.
+    et_stacked  ExtraTrees on (features, ln tokens) rows, one row per checkpoint; monotone only after
+                a running minimum over checkpoints (reported raw and fixed).
+Every prediction is clipped to [0, ln 256] (clipping keeps a curve non-increasing). Fixed
+random_state, n_jobs 1: two fits on the same data give identical predictions (same machine and
+library versions; across BLAS builds the last bits may differ).
+
+Between checkpoints the curve is interpolated linearly in ln tokens (``predict_at``; clipped to
+[c_0, c_{k-1}]), which keeps it non-increasing.
+
+Training time (``predict_train_seconds``): a least-squares fit on all runs of
+    ln(train_time_s / tokens_trained) = a + b ln(flops_per_token) + c ln(batch_size seq_len),
+times the tokens: the predicted training wall time (evaluation excluded) on the machine that made
+the data (timings on a shared 2-core CPU: noisy, for cost-aware optimizers, not a benchmark).
+
+Seed spread (``seed_spread``): pooled standard deviation over seeds of ln(final loss), over the
+configurations with several seeds all converged; the tasks' optional noise multiplies a whole curve
+by exp(noise * spread * z), z ~ N(0, 1) (one draw per run: monotone stays monotone).
+
+Held-out evaluation (``cross_validate``): GroupKFold by configuration id (all seeds of a
+configuration in one fold), the model fitted on the other folds' configurations, metrics per
+checkpoint against the held-out configurations' target curves (``heldout_metrics``: R^2, Spearman,
+Kendall). `python -m benchmarks.lm.report` prints them for every model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .model import flops_per_token, non_embedding_params
+from .train import DIVERGED_LOSS
+
+SURROGATE_VERSION = "1"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_DATASET = DATA_DIR / "runs-cpu-v1.jsonl"
+STEP_LAW_LR_EXPONENT = 0.713  # eta* ~ N^-0.713 (Step Law, LM_NOTES)
+SCHEDULES = ("cosine", "linear", "constant", "wsd")
+FEATURE_NAMES = ("ln_lr", "ln_lr_steplaw", "ln_params", "ln_d_model", "n_layers", "ln_batch", "warmup_fraction",
+                 "weight_decay", "ln_one_minus_beta2", *(f"schedule_{s}" for s in SCHEDULES))
+RANDOM_STATE = 0
+MONOTONE_TOL = 1e-12
+
+
+# --- data ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dataset:
+    """Runs of one dataset file, grouped by configuration (one row per configuration)."""
+
+    path: Path
+    sha256: str
+    runs: tuple[dict, ...]
+    checkpoint_tokens: tuple[int, ...]
+    config_ids: tuple[str, ...]
+    hparams: tuple[dict, ...]  # one per configuration
+    curves: np.ndarray  # (n_configs, k) target curves, mean over seeds
+    diverged_share: np.ndarray  # (n_configs,) share of diverged seeds
+    n_seeds: np.ndarray  # (n_configs,)
+    skipped_lines: int = 0
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    @property
+    def n_configs(self) -> int:
+        return len(self.config_ids)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def target_curve(record: Mapping[str, Any]) -> np.ndarray:
+    """The monotone target of one run (module docstring): best-so-far loss, or ln 256 if diverged."""
+    val = np.asarray(record["val_loss"], dtype=float)
+    if record["diverged"] or not np.all(np.isfinite(val)):
+        return np.full(len(val), DIVERGED_LOSS)
+    return np.minimum.accumulate(np.minimum(val, DIVERGED_LOSS))
+
+
+def _read_lines(path: Path) -> tuple[list[dict], str, int]:
+    """Parsed records, sha256 of the lines used, number of lines skipped."""
+    raw = path.read_bytes()
+    digest, records, skipped = hashlib.sha256(), [], 0
+    for line in raw.split(b"\n")[:-1]:  # the last piece has no newline: complete or empty, never used
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            skipped += 1
+            continue
+        digest.update(line + b"\n")
+    if raw and not raw.endswith(b"\n"):
+        skipped += 1
+    return records, digest.hexdigest(), skipped
+
+
+def load_dataset(path: Path | str = DEFAULT_DATASET) -> Dataset:
+    """Read a runs file (see the module docstring for what is kept) and group it by configuration."""
+    path = Path(path)
+    records, sha, skipped = _read_lines(path)
+    if not records:
+        raise ValueError(f"{path}: no complete run records")
+    key = Counter((r.get("profile"), tuple(r["checkpoint_tokens"])) for r in records).most_common(1)[0][0]
+    runs = [r for r in records if (r.get("profile"), tuple(r["checkpoint_tokens"])) == key]
+    by_config: dict[str, list[dict]] = {}
+    for r in runs:
+        by_config.setdefault(r["config_id"], []).append(r)
+    ids = sorted(by_config)
+    curves = np.array([np.mean([target_curve(r) for r in by_config[c]], axis=0) for c in ids])
+    manifest_path = path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    return Dataset(
+        path=path, sha256=sha, runs=tuple(runs), checkpoint_tokens=tuple(int(t) for t in key[1]), config_ids=tuple(ids),
+        hparams=tuple(by_config[c][0]["hparams"] for c in ids), curves=curves,
+        diverged_share=np.array([np.mean([bool(r["diverged"]) for r in by_config[c]]) for c in ids]),
+        n_seeds=np.array([len(by_config[c]) for c in ids]), skipped_lines=skipped, manifest=manifest)
+
+
+def features(hparams: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Feature matrix (len(hparams), len(FEATURE_NAMES)); see the module docstring."""
+    rows = []
+    for hp in hparams:
+        n = non_embedding_params(int(hp["d_model"]), int(hp["n_layers"]))
+        lr = float(hp["learning_rate"])
+        sched = [1.0 if hp["schedule"] == s else 0.0 for s in SCHEDULES]
+        if sum(sched) != 1.0:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {hp['schedule']!r}")
+        rows.append([math.log(lr), math.log(lr) + STEP_LAW_LR_EXPONENT * math.log(n), math.log(n),
+                     math.log(int(hp["d_model"])), float(hp["n_layers"]), math.log(float(hp["batch_size"])), float(hp["warmup_fraction"]), float(hp["weight_decay"]),
+                     math.log(1.0 - float(hp["beta2"])), *sched])
+    return np.array(rows, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
+
+
+# --- curve models ------------------------------------------------------------------------------------
+def _extra_trees(**kw):
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    return ExtraTreesRegressor(**{"n_estimators": 300, "min_samples_leaf": 2, "max_features": 1.0,
+                                  "random_state": RANDOM_STATE, "n_jobs": 1, **kw})
+
+
+def _to_increments(curves: np.ndarray) -> np.ndarray:
+    """(final, y_{k-2} - y_{k-1}, ..., y_0 - y_1): the final loss and the non-negative steps back."""
+    return np.column_stack([curves[:, -1], (curves[:, :-1] - curves[:, 1:])[:, ::-1]])
+
+
+def _from_increments(z: np.ndarray) -> np.ndarray:
+    """Inverse of _to_increments with the increments clipped at 0: non-increasing by construction."""
+    steps = np.maximum(z[:, 1:], 0.0)
+    back = z[:, :1] + np.cumsum(steps, axis=1)
+    return np.column_stack([back[:, ::-1], z[:, 0]])
+
+
+class ExtraTreesCurves:
+    """`et`: multi-output ExtraTrees over the checkpoint losses."""
+
+    name = "et"
+
+    def fit(self, X, curves, diverged_share):
+        self.model = _extra_trees().fit(X, curves)
+        return self
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+
+class DivergenceMixture:
+    """`et_div`: P(diverged) times ln 256 plus (1 - P) times a curve fitted on converged configurations."""
+
+    name = "et_div"
+
+    def fit(self, X, curves, diverged_share):
+        self.p = _extra_trees().fit(X, diverged_share)
+        ok = diverged_share == 0
+        self.curve = _extra_trees().fit(X[ok] if ok.any() else X, curves[ok] if ok.any() else curves)
+        return self
+
+    def predict(self, X):
+        p = np.clip(self.p.predict(X), 0.0, 1.0)[:, None]
+        return p * DIVERGED_LOSS + (1.0 - p) * self.curve.predict(X)
+
+
+class BoostedIncrements:
+    """`gbm`: gradient boosting on the final loss and on each increment (clipped at 0)."""
+
+    name = "gbm"
+
+    def fit(self, X, curves, diverged_share):
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        z = _to_increments(curves)
+        self.models = [GradientBoostingRegressor(n_estimators=300, learning_rate=0.05, max_depth=3, subsample=0.8,
+                                                 random_state=RANDOM_STATE).fit(X, z[:, j]) for j in range(z.shape[1])]
+        return self
+
+    def predict(self, X):
+        return _from_increments(np.column_stack([m.predict(X) for m in self.models]))
+
+
+class MLPIncrements:
+    """`mlp`: 5 MLPs (64, 64; L-BFGS, L2 1.0; seeds 0-4) on standardized features and (final, increments), averaged."""
+
+    name = "mlp"
+    members = 5
+
+    def fit(self, X, curves, diverged_share):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+
+        z = _to_increments(curves)
+        self.x_mu, self.x_sd = X.mean(0), X.std(0) + 1e-9
+        self.z_mu, self.z_sd = z.mean(0), z.std(0) + 1e-9
+        xs, zs = (X - self.x_mu) / self.x_sd, (z - self.z_mu) / self.z_sd
+        with warnings.catch_warnings():  # lbfgs stops at max_iter: the cap is the regularization here
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.models = [MLPRegressor(hidden_layer_sizes=(64, 64), solver="lbfgs", alpha=1.0, max_iter=500,
+                                        random_state=RANDOM_STATE + i).fit(xs, zs) for i in range(self.members)]
+        return self
+
+    def predict(self, X):
+        xs = (X - self.x_mu) / self.x_sd
+        zs = np.mean([m.predict(xs).reshape(len(X), -1) for m in self.models], axis=0)
+        return _from_increments(zs * self.z_sd + self.z_mu)
+
+
+class GaussianProcessIncrements:
+    """`gp`: one Gaussian process (shared ARD Matern 5/2 kernel) on standardized features and (final, increments)."""
+
+    name = "gp"
+
+    def fit(self, X, curves, diverged_share):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        z = _to_increments(curves)
+        self.x_mu, self.x_sd = X.mean(0), X.std(0) + 1e-9
+        self.z_mu, self.z_sd = z.mean(0), z.std(0) + 1e-9
+        kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.ones(X.shape[1]), (1e-2, 1e3), nu=2.5)
+                  + WhiteKernel(1e-2, (1e-6, 1.0)))
+        with warnings.catch_warnings():  # a length scale at its bound: that input hardly matters
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.gp = GaussianProcessRegressor(kernel, random_state=RANDOM_STATE).fit(
+                (X - self.x_mu) / self.x_sd, (z - self.z_mu) / self.z_sd)
+        return self
+
+    def predict(self, X):
+        # row by row: a batched matrix product may round differently, and a batch must equal its rows
+        xs = (X - self.x_mu) / self.x_sd
+        zs = np.vstack([self.gp.predict(xs[i:i + 1]).reshape(1, -1) for i in range(len(xs))])
+        return _from_increments(zs * self.z_sd + self.z_mu)
+
+
+class StackedExtraTrees:
+    """`et_stacked`: ExtraTrees on (features, ln tokens), one row per checkpoint; running minimum after."""
+
+    name = "et_stacked"
+    running_min = True
+
+    def fit(self, X, curves, diverged_share):
+        k = curves.shape[1]
+        self.log_tokens = np.log(self.tokens[:k])
+        self.model = _extra_trees().fit(self._rows(X), curves.reshape(-1))
+        return self
+
+    def _rows(self, X):
+        k = len(self.log_tokens)
+        return np.column_stack([np.repeat(X, k, axis=0), np.tile(self.log_tokens, len(X))])
+
+    def predict_raw(self, X):
+        return self.model.predict(self._rows(X)).reshape(len(X), -1)
+
+    def predict(self, X):
+        return np.minimum.accumulate(self.predict_raw(X), axis=1)
+
+
+MODELS = {m.name: m for m in (GaussianProcessIncrements, ExtraTreesCurves, DivergenceMixture, BoostedIncrements,
+                              MLPIncrements, StackedExtraTrees)}
+DEFAULT_MODEL = "gp"
+
+
+def make_model(name: str, checkpoint_tokens: Sequence[int]):
+    if name not in MODELS:
+        raise ValueError(f"unknown surrogate model {name!r}; accepted: {', '.join(MODELS)}")
+    model = MODELS[name]()
+    model.tokens = np.asarray(checkpoint_tokens, dtype=float)
+    return model
+
+
+def clip_curves(curves: np.ndarray) -> np.ndarray:
+    return np.clip(curves, 0.0, DIVERGED_LOSS)
+
+
+# --- the fitted surrogate ----------------------------------------------------------------------------
+@dataclass
+class CurveSurrogate:
+    """A curve model fitted on one dataset, with the training-time model and the seed spread."""
+
+    dataset: Dataset
+    model_name: str
+    model: Any
+    time_coef: np.ndarray
+    seed_spread: float
+
+    @property
+    def checkpoint_tokens(self) -> tuple[int, ...]:
+        return self.dataset.checkpoint_tokens
+
+    def describe(self) -> dict[str, Any]:
+        return {"surrogate_version": SURROGATE_VERSION, "model": self.model_name,
+                "dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
+                "n_runs": self.dataset.n_runs, "n_configs": self.dataset.n_configs}
+
+    def predict_curves(self, hparams: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """(n, k) predicted losses at the checkpoint tokens, non-increasing along each row."""
+        if len(hparams) == 0:
+            return np.zeros((0, len(self.checkpoint_tokens)))
+        return clip_curves(self.model.predict(features(hparams)))
+
+    def predict_at(self, hparams: Sequence[Mapping[str, Any]], tokens: Sequence[float] | float) -> np.ndarray:
+        """Loss after `tokens` training tokens (per row, or one value for all), interpolated in ln tokens."""
+        curves = self.predict_curves(hparams)
+        t = np.broadcast_to(np.asarray(tokens, dtype=float), (len(curves),))
+        return interpolate(curves, self.checkpoint_tokens, t)
+
+    def predict_train_seconds(self, hparams: Sequence[Mapping[str, Any]], tokens: Sequence[float] | float) -> np.ndarray:
+        """Predicted training wall time (s) for `tokens` tokens on the machine that recorded the data."""
+        t = np.broadcast_to(np.asarray(tokens, dtype=float), (len(hparams),))
+        return np.exp(_time_design(hparams) @ self.time_coef) * t
+
+
+def interpolate(curves: np.ndarray, checkpoint_tokens: Sequence[int], tokens: np.ndarray) -> np.ndarray:
+    """Row-wise linear interpolation in ln tokens, clipped to the checkpoint range."""
+    x = np.log(np.asarray(checkpoint_tokens, dtype=float))
+    q = np.clip(np.log(np.asarray(tokens, dtype=float)), x[0], x[-1])
+    j = np.clip(np.searchsorted(x, q, side="right") - 1, 0, len(x) - 2)
+    w = (q - x[j]) / (x[j + 1] - x[j])
+    rows = np.arange(len(curves))
+    return (1.0 - w) * curves[rows, j] + w * curves[rows, j + 1]
+
+
+def _time_design(hparams: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    return np.array([[1.0, math.log(flops_per_token(int(hp["d_model"]), int(hp["n_layers"]), int(hp["seq_len"]))),
+                      math.log(int(hp["batch_size"]) * int(hp["seq_len"]))] for hp in hparams]).reshape(-1, 3)
+
+
+def fit_time_model(runs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Coefficients (a, b, c) of ln(seconds per training token); see the module docstring."""
+    A = _time_design([r["hparams"] for r in runs])
+    y = np.log([r["timing"]["train_time_s"] / max(1, r["tokens_trained"]) for r in runs])
+    if len(runs) < 3:
+        return np.array([float(np.mean(y)), 0.0, 0.0])
+    return np.linalg.lstsq(A, y, rcond=None)[0]
+
+
+def seed_spread(dataset: Dataset) -> float:
+    """Pooled standard deviation over seeds of ln(final loss), converged multi-seed configurations."""
+    by_config: dict[str, list[float]] = {}
+    for r in dataset.runs:
+        by_config.setdefault(r["config_id"], []).append(r)
+    sq, dof = 0.0, 0
+    for rs in by_config.values():
+        if len(rs) < 2 or any(r["diverged"] for r in rs):
+            continue
+        v = np.log([r["final_val_loss"] for r in rs])
+        sq += float(((v - v.mean()) ** 2).sum())
+        dof += len(v) - 1
+    return math.sqrt(sq / dof) if dof else 0.0
+
+
+def fit(dataset: Dataset, model: str = DEFAULT_MODEL) -> CurveSurrogate:
+    """Fit `model` on every configuration of `dataset` (deterministic)."""
+    X = features(dataset.hparams)
+    fitted = make_model(model, dataset.checkpoint_tokens).fit(X, dataset.curves, dataset.diverged_share)
+    return CurveSurrogate(dataset, model, fitted, fit_time_model(dataset.runs), seed_spread(dataset))
+
+
+_CACHE: dict[tuple[str, str, str], CurveSurrogate] = {}
+
+
+def get_surrogate(dataset: Dataset | Path | str = DEFAULT_DATASET, model: str = DEFAULT_MODEL) -> CurveSurrogate:
+    """The surrogate of `model` on a dataset, fitted once per process per (file, content, model)."""
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset)
+    key = (str(dataset.path), dataset.sha256, model)
+    if key not in _CACHE:
+        _CACHE[key] = fit(dataset, model)
+    return _CACHE[key]
+
+
+# --- held-out evaluation -----------------------------------------------------------------------------
+def heldout_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
+    """R^2, Spearman and Kendall rank correlation of predictions against held-out truth."""
+    from scipy.stats import kendalltau, spearmanr
+
+    t, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    ss_tot = float(((t - t.mean()) ** 2).sum())
+    r2 = 1.0 - float(((t - p) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    constant = np.ptp(t) == 0 or np.ptp(p) == 0
+    return {"r2": r2, "spearman": float("nan") if constant else float(spearmanr(t, p).statistic),
+            "kendall": float("nan") if constant else float(kendalltau(t, p).statistic)}
+
+
+def monotone_share(curves: np.ndarray) -> float:
+    """Share of curves that never rise from one checkpoint to the next."""
+    if len(curves) == 0:
+        return float("nan")
+    return float(np.mean(np.all(np.diff(curves, axis=1) <= MONOTONE_TOL, axis=1)))
+
+
+def cross_validate(dataset: Dataset, model: str = DEFAULT_MODEL, n_splits: int = 5) -> dict[str, Any]:
+    """Held-out predictions by GroupKFold over configuration ids, and metrics per checkpoint."""
+    from sklearn.model_selection import GroupKFold
+
+    X = features(dataset.hparams)
+    n = dataset.n_configs
+    splits = max(2, min(n_splits, n))
+    if n < 2:
+        raise ValueError("cross-validation needs at least 2 configurations")
+    pred = np.zeros_like(dataset.curves)
+    raw = np.zeros_like(dataset.curves)
+    for train, test in GroupKFold(n_splits=splits).split(X, groups=list(dataset.config_ids)):
+        m = make_model(model, dataset.checkpoint_tokens).fit(X[train], dataset.curves[train],
+                                                             dataset.diverged_share[train])
+        pred[test] = clip_curves(m.predict(X[test]))
+        raw[test] = clip_curves(m.predict_raw(X[test])) if hasattr(m, "predict_raw") else pred[test]
+    per_checkpoint = [{"tokens": int(t), **heldout_metrics(dataset.curves[:, i], pred[:, i])}
+                      for i, t in enumerate(dataset.checkpoint_tokens)]
+    return {"model": model, "n_splits": splits, "n_runs": dataset.n_runs, "n_configs": n,
+            "final": per_checkpoint[-1], "per_checkpoint": per_checkpoint,
+            "monotone_share": monotone_share(pred), "monotone_share_raw": monotone_share(raw),
+            "predictions": pred}

@@ -1,0 +1,227 @@
+"""Learned-surrogate tiny-LM training tasks (collection `tinylm`), all four task types.
+
+The objective is the validation loss (nats per byte) of the tiny byte-level GPT of benchmarks.lm.train
+on the stdlib corpus, predicted by a surrogate fitted on the recorded CPU runs
+(benchmarks/lm/data/runs-cpu-v1.jsonl; benchmarks.lm.surrogate: model, target, features, held-out
+metrics). Default model: a Gaussian process on (final loss, non-negative increments), held out by
+configuration on the 288 runs / 256 configurations: R^2 0.94, Spearman 0.97, Kendall 0.85 at the final
+budget, Spearman 0.89-0.97 at the earlier checkpoints (`make lm-report`). Fitting happens at the first
+evaluation in a process (about 3 s), deterministically; building a task only reads the data
+(metadata.extra names the dataset sha256, run count and surrogate version).
+
+Search space: the `cpu` profile of benchmarks.lm.sweep (imported, not repeated), with the trainer's
+DEFAULTS as defaults (lr 3e-3, batch 16, warmup 0.05, weight decay 0.1, beta2 0.99, cosine, d 64, 2 layers):
+    learning_rate    float, log       [1e-4, 1e-1]
+    batch_size       integer, log     [4, 64] sequences of 128 bytes
+    warmup_fraction  float            [0, 0.2]
+    weight_decay     float            [0, 0.3]
+    beta2            float            [0.9, 0.999] (the sweep sampled 1 - beta2 log-uniformly: the data
+                                      are denser near 0.999; ConfigSpace has no log(1 - x) scale)
+    schedule         categorical      cosine | linear | constant | wsd
+    d_model          ordinal          32, 64, 96, 128
+    n_layers         integer          [1, 4]
+seq_len is fixed at 128; beta1 0.9, gradient clipping 1.0 and min_lr_ratio 0.1 as in the trainer.
+
+Tasks (ids stable)
+    tinylm/bb            loss after 2^18 tokens (the full run), 8 hyperparameters.
+    tinylm/bb_d64_l2     the same with the model fixed at d_model 64, 2 layers (6 hyperparameters).
+    tinylm/bb_noisy      tinylm/bb with seed noise (noise=1.0, below).
+    tinylm/mf            fidelity "tokens" in [2^12, 2^18] (float): the loss at that many tokens of one
+                         2^18-token run (checkpoints of one fixed-horizon run: the schedule is set for
+                         2^18 tokens and has not decayed at lower budgets), linearly interpolated in
+                         ln tokens between the 7 recorded checkpoints 2^12, 2^13, ..., 2^18.
+                         Non-increasing in tokens for every configuration.
+    tinylm/mf_d64_l2     tinylm/mf with the model fixed at d_model 64, 2 layers.
+    tinylm/mo            objectives (loss, compute), compute = training FLOPs
+                         flops_per_token(d_model, n_layers, 128) * 2^18 (6 N + 6 n_layers seq_len d
+                         per token, benchmarks.lm.model): the model size trades loss against compute.
+    tinylm/momf          tinylm/mo with the tokens fidelity; compute counts the evaluated tokens.
+Optimum: unknown (None); MO tasks carry reference_point = (ln 256, 1.1 x the largest compute), a
+point every non-diverged configuration dominates (bounds, not a measured front's nadir).
+
+virtual_time: the predicted training wall time in seconds (not recorded times: a log-linear fit of
+the recorded times, see benchmarks.lm.surrogate) for the evaluated tokens, on the 2-core CPU that
+recorded the data; validation time excluded.
+
+Noise: deterministic by default (the surrogate's mean prediction). `noise` > 0 multiplies the whole
+curve by exp(noise * s * z), z ~ N(0, 1), s the pooled seed spread of ln(final loss) measured on the
+configurations run with 3 seeds (noise = 1: the measured spread); z is drawn from (seed, configuration)
+when `seed` is given (repeatable; the same draw at every fidelity, so curves stay monotone) and
+unseeded otherwise; the loss stays at most ln 256.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer
+from ConfigSpace.hyperparameters import OrdinalHyperparameter
+
+from carps_like.catalog import TaskSpec
+from carps_like.objective import ObjectiveFunction, ObjectiveMetadata
+from carps_like.types import Evaluation, Fidelity, Objective
+
+from . import surrogate as sg
+from .model import flops_per_token
+from .sweep import PROFILES
+from .train import DEFAULTS, DIVERGED_LOSS, FIDELITY_SEMANTICS
+
+PROFILE = "cpu"
+RANGES: dict[str, tuple] = PROFILES[PROFILE]["ranges"]
+FIXED: dict[str, Any] = PROFILES[PROFILE]["fixed"]
+SIZE_NAMES = ("d_model", "n_layers")
+COMPUTE_MARGIN = 1.1
+
+
+def hyperparameter(name: str, spec: tuple, default: Any):
+    """A ConfigSpace hyperparameter for one sweep range (kinds as in benchmarks.lm.sweep._map)."""
+    kind = spec[0]
+    if kind in ("log", "uniform", "log1m"):
+        return Float(name, (float(spec[1]), float(spec[2])), log=kind == "log", default=float(default))
+    if kind in ("int", "int_log"):
+        return Integer(name, (int(spec[1]), int(spec[2])), log=kind == "int_log", default=int(default))
+    if kind == "choice":
+        values = list(spec[1])
+        if all(isinstance(v, (int, float)) for v in values):
+            return OrdinalHyperparameter(name, values, default_value=default)
+        return Categorical(name, values, default=default)
+    raise ValueError(f"unknown range kind {kind!r}")
+
+
+class TinyLMSurrogate(ObjectiveFunction):
+    """Tiny-LM validation loss from a learned surrogate (all task types; see the module docstring).
+
+    d_model, n_layers: fix the model size (both or neither). token_fidelity: tokens become the
+    fidelity. compute_objective: add training FLOPs as second objective (needs a free model size).
+    noise: multiple of the measured seed spread (0: deterministic). dataset: a file name under
+    benchmarks/lm/data or a path. model: a key of benchmarks.lm.surrogate.MODELS.
+    """
+
+    def __init__(self, token_fidelity: bool = False, compute_objective: bool = False, d_model: int | None = None,
+                 n_layers: int | None = None, noise: float = 0.0, dataset: str = sg.DEFAULT_DATASET.name,
+                 model: str = sg.DEFAULT_MODEL) -> None:
+        if (d_model is None) != (n_layers is None):
+            raise ValueError("fix both d_model and n_layers, or neither")
+        if compute_objective and d_model is not None:
+            raise ValueError("compute_objective needs a free model size (else compute is constant)")
+        if model not in sg.MODELS:
+            raise ValueError(f"unknown surrogate model {model!r}; accepted: {', '.join(sg.MODELS)}")
+        if not (noise >= 0.0 and math.isfinite(noise)):
+            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+        self.fixed: dict[str, Any] = dict(FIXED)
+        if d_model is not None:
+            for name, value in (("d_model", d_model), ("n_layers", n_layers)):
+                spec = RANGES[name]
+                ok = value in spec[1] if spec[0] == "choice" else spec[1] <= value <= spec[2]
+                if not ok:
+                    raise ValueError(f"{name}={value!r} is outside the data's range {spec[1:]}")
+                self.fixed[name] = int(value)
+        self.noise = float(noise)
+        self.model_name = model
+        path = Path(dataset)
+        self.dataset = sg.load_dataset(path if len(path.parts) > 1 else sg.DATA_DIR / path)
+        self._surrogate: sg.CurveSurrogate | None = None
+        self.compute_objective = bool(compute_objective)
+
+        self.configspace = ConfigurationSpace(name="tinylm", space=[
+            hyperparameter(name, spec, DEFAULTS[name]) for name, spec in RANGES.items() if name not in self.fixed])
+        tokens = self.dataset.checkpoint_tokens
+        self.max_tokens = float(tokens[-1])
+        self.fidelity = Fidelity("tokens", float(tokens[0]), self.max_tokens) if token_fidelity else None
+        self.objectives = ((Objective("loss"), Objective("compute")) if self.compute_objective
+                           else (Objective("loss"),))
+
+        d = self.dataset
+        extra: dict[str, Any] = {
+            "model": f"learned surrogate ({model}) of tiny byte-level GPT validation-loss curves, fitted at "
+                     "first use on the recorded runs (benchmarks.lm.surrogate)",
+            "surrogate_version": sg.SURROGATE_VERSION, "surrogate_model": model,
+            "dataset": d.name, "dataset_sha256": d.sha256, "n_runs": d.n_runs, "n_configs": d.n_configs,
+            "corpus_sha256": (d.manifest.get("corpus") or {}).get("sha256"),
+            "profile": PROFILE, "fixed": dict(self.fixed), "tokens": int(self.max_tokens),
+            "checkpoint_tokens": list(tokens), "unit": "nats per byte (vocabulary 256)",
+            "target": "best validation loss so far at each checkpoint (mean over seeds); a configuration whose "
+                      "run diverged is at ln 256 at every fidelity",
+            "virtual_time": "predicted training wall time (s, validation excluded) for the evaluated tokens on "
+                            "the 2-core CPU that recorded the data (log-linear fit of recorded times)",
+            "noise": (f"seed noise: loss * exp({self.noise:g} * seed_spread * z), z ~ N(0, 1) from (seed, config)"
+                      if self.noise else "none: the surrogate's mean prediction"),
+            "diverged_loss": DIVERGED_LOSS,
+        }
+        if self.compute_objective:
+            max_compute = max(flops_per_token(d_, n_, FIXED["seq_len"]) for d_ in RANGES["d_model"][1]
+                              for n_ in range(RANGES["n_layers"][1], RANGES["n_layers"][2] + 1)) * self.max_tokens
+            extra.update(compute="training FLOPs: flops_per_token(d_model, n_layers, seq_len) * tokens",
+                         reference_point=[DIVERGED_LOSS, COMPUTE_MARGIN * float(max_compute)])
+        self.metadata = ObjectiveMetadata(
+            domain="lm", approximation="surrogate", deterministic=self.noise == 0.0, optimum=None,
+            fidelity_semantics=(FIDELITY_SEMANTICS + "; interpolated linearly in ln tokens between the recorded "
+                                "checkpoints") if token_fidelity else None,
+            extra=extra)
+
+    @property
+    def surrogate(self) -> sg.CurveSurrogate:
+        """The fitted surrogate (fitted at first use, shared by every task of the process)."""
+        if self._surrogate is None:
+            self._surrogate = sg.get_surrogate(self.dataset, self.model_name)
+        return self._surrogate
+
+    def hparams(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The trainer's hyperparameters for a configuration (fixed values added)."""
+        return {**self.fixed, **{k: config[k] for k in RANGES if k not in self.fixed}}
+
+    def _noise_factor(self, config: Mapping[str, Any], seed: int | None) -> float:
+        if self.noise == 0.0:
+            return 1.0
+        if seed is None:
+            rng = np.random.default_rng()
+        else:
+            key = zlib.crc32(repr(sorted((k, str(v)) for k, v in config.items())).encode())
+            rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, key])
+        return math.exp(self.noise * self.surrogate.seed_spread * float(rng.standard_normal()))
+
+    def evaluate_batch(self, configs: Sequence[Mapping[str, Any]], fidelities: Sequence[float | None] | None = None,
+                       seeds: Sequence[int | None] | None = None) -> list[Evaluation]:
+        m = len(configs)
+        if m == 0:
+            return []
+        fidelities = [None] * m if fidelities is None or self.fidelity is None else fidelities
+        seeds = [None] * m if seeds is None else seeds
+        hps = [self.hparams(c) for c in configs]
+        tokens = np.array([self.max_tokens if f is None else float(f) for f in fidelities])
+        loss = self.surrogate.predict_at(hps, tokens)
+        seconds = self.surrogate.predict_train_seconds(hps, tokens)
+        out = []
+        for i, (config, hp) in enumerate(zip(configs, hps)):
+            value = min(DIVERGED_LOSS, float(loss[i]) * self._noise_factor(config, seeds[i]))
+            values: tuple[float, ...] = (value,)
+            if self.compute_objective:
+                values += (float(flops_per_token(int(hp["d_model"]), int(hp["n_layers"]), int(hp["seq_len"])))
+                           * float(tokens[i]),)
+            out.append(Evaluation(values=values, virtual_time=float(seconds[i]), info={"tokens": float(tokens[i])}))
+        return out
+
+    def evaluate(self, config: Mapping[str, Any], fidelity: float | None = None, seed: int | None = None) -> Evaluation:
+        return self.evaluate_batch([config], [fidelity], [seed])[0]
+
+
+# --- the collection --------------------------------------------------------------------------------
+_TARGET = "benchmarks.lm.tinylm.TinyLMSurrogate"
+FIXED_SIZE = {"d_model": 64, "n_layers": 2}
+
+
+def task_specs() -> list[TaskSpec]:
+    return [
+        TaskSpec(id="tinylm/bb", target=_TARGET, kwargs={}, n_trials=100),
+        TaskSpec(id="tinylm/bb_d64_l2", target=_TARGET, kwargs=dict(FIXED_SIZE), n_trials=100),
+        TaskSpec(id="tinylm/bb_noisy", target=_TARGET, kwargs={"noise": 1.0}, n_trials=100),
+        TaskSpec(id="tinylm/mf", target=_TARGET, kwargs={"token_fidelity": True}, n_trials=100),
+        TaskSpec(id="tinylm/mf_d64_l2", target=_TARGET, kwargs={"token_fidelity": True, **FIXED_SIZE}, n_trials=100),
+        TaskSpec(id="tinylm/mo", target=_TARGET, kwargs={"compute_objective": True}, n_trials=100),
+        TaskSpec(id="tinylm/momf", target=_TARGET, kwargs={"token_fidelity": True, "compute_objective": True},
+                 n_trials=100),
+    ]
