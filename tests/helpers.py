@@ -15,3 +15,22 @@ def sample_configs(obj, n, seed=0):
 def dominates(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Rows of `a` that Pareto-dominate the single point `b` (with a small tolerance)."""
     return np.all(a <= b + 1e-9, axis=1) & np.any(a < b - 1e-6, axis=1)
+
+
+def mixed_kinds_space(*extra, lr_lower: float = 1e-5):
+    """A space with every hyperparameter kind adapters convert: log and plain floats and integers,
+    string and integer categories, an ordinal and a constant (plus `extra` hyperparameters)."""
+    from ConfigSpace import Categorical, ConfigurationSpace, Constant, Float, Integer
+    from ConfigSpace.hyperparameters import OrdinalHyperparameter
+
+    return ConfigurationSpace(space=[
+        Float("lr", (lr_lower, 1e-1), log=True),
+        Float("x", (-2.0, 2.0)),
+        Integer("layers", (1, 6)),
+        Integer("width", (8, 512), log=True),
+        Categorical("batch", [16, 32, 64]),
+        Categorical("act", ["relu", "tanh", "gelu"]),
+        OrdinalHyperparameter("size", ["small", "medium", "large"]),
+        Constant("fixed", "yes"),
+        *extra,
+    ])

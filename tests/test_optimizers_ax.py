@@ -15,12 +15,10 @@ from ConfigSpace import (
     Categorical,
     Configuration,
     ConfigurationSpace,
-    Constant,
-    Float,
     Integer,
 )
-from ConfigSpace.hyperparameters import OrdinalHyperparameter
 
+from helpers import mixed_kinds_space
 from carps_like import registry
 from carps_like.errors import IncompatibleError
 from carps_like.experiment import build_task
@@ -49,17 +47,7 @@ class MixedTypes(ObjectiveFunction):
     """Every kind the conversion handles: log float/int, int and str categories, an ordinal, constants."""
 
     def __init__(self) -> None:
-        self.configspace = ConfigurationSpace(space=[
-            Float("lr", (1e-5, 1e-1), log=True),
-            Float("x", (-2.0, 2.0)),
-            Integer("layers", (1, 6)),
-            Integer("width", (8, 512), log=True),
-            Categorical("batch", [16, 32, 64]),
-            Categorical("act", ["relu", "tanh", "gelu"]),
-            Categorical("only", ["one"]),
-            OrdinalHyperparameter("size", ["small", "medium", "large"]),
-            Constant("fixed", "yes"),
-        ])
+        self.configspace = mixed_kinds_space(Categorical("only", ["one"]))
         self.objectives = (Objective("loss"),)
         self.metadata = ObjectiveMetadata(domain="test", approximation="synthetic")
 

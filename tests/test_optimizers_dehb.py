@@ -15,16 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ConfigSpace import (
-    Categorical,
     Configuration,
-    ConfigurationSpace,
-    Constant,
-    Float,
-    Integer,
 )
-from ConfigSpace.hyperparameters import OrdinalHyperparameter
 
 from benchmarks.toy import ToyFunction
+from helpers import mixed_kinds_space
 from carps_like import registry
 from carps_like.errors import IncompatibleError
 from carps_like.experiment import build_task
@@ -82,16 +77,7 @@ class MixedMF(ObjectiveFunction):
     """Every kind DEHB decodes, a log integer, non-string categories, a constant; a float fidelity."""
 
     def __init__(self) -> None:
-        self.configspace = ConfigurationSpace(space=[
-            Float("lr", (1e-5, 1e-1), log=True),
-            Float("x", (-2.0, 2.0)),
-            Integer("layers", (1, 6)),
-            Integer("width", (8, 512), log=True),
-            Categorical("batch", [16, 32, 64]),
-            Categorical("act", ["relu", "tanh", "gelu"]),
-            OrdinalHyperparameter("size", ["small", "medium", "large"]),
-            Constant("fixed", "yes"),
-        ])
+        self.configspace = mixed_kinds_space()
         self.fidelity = Fidelity("subsample", 0.05, 1.0)
         self.objectives = (Objective("loss"),)
         self.metadata = ObjectiveMetadata(domain="test", approximation="synthetic")

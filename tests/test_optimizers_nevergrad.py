@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Constant, Float, Integer
-from ConfigSpace.hyperparameters import OrdinalHyperparameter
+from ConfigSpace import Configuration
 
+from helpers import mixed_kinds_space
 from carps_like import registry
 from carps_like.errors import IncompatibleError
 from carps_like.experiment import build_task
@@ -41,16 +41,7 @@ class MixedSpace(ObjectiveFunction):
     """Every hyperparameter kind the adapter converts, log scales and a constant included."""
 
     def __init__(self) -> None:
-        self.configspace = ConfigurationSpace(space=[
-            Float("x", (-2.0, 2.0)),
-            Float("lr", (1e-5, 1e-1), log=True),
-            Integer("layers", (1, 6)),
-            Integer("width", (8, 512), log=True),
-            Categorical("act", ["relu", "tanh", "gelu"]),
-            Categorical("batch", [16, 32, 64]),
-            OrdinalHyperparameter("size", ["small", "medium", "large"]),
-            Constant("fixed", "yes"),
-        ])
+        self.configspace = mixed_kinds_space()
         self.metadata = ObjectiveMetadata(domain="test", approximation="synthetic")
 
     def evaluate(self, config, fidelity=None, seed=None):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Constant, Float, Integer
-from ConfigSpace.hyperparameters import OrdinalHyperparameter
+from ConfigSpace import Configuration
 
 from benchmarks.toy import ToyFunction
+from helpers import mixed_kinds_space
 from carps_like import registry
 from carps_like.errors import IncompatibleError
 from carps_like.experiment import build_task
@@ -80,16 +80,7 @@ class MixedTypesFunction(ObjectiveFunction):
     """Every ConfigSpace hyperparameter kind HEBO's conversion handles, without conditions."""
 
     def __init__(self) -> None:
-        self._space = ConfigurationSpace(space=[
-            Float("lr", (1e-4, 1e-1), log=True),
-            Float("x", (-2.0, 2.0)),
-            Integer("layers", (1, 6)),
-            Integer("width", (8, 512), log=True),
-            Categorical("act", ["relu", "tanh", "gelu"]),
-            Categorical("batch", [16, 32, 64]),
-            OrdinalHyperparameter("size", ["small", "medium", "large"]),
-            Constant("fixed", "yes"),
-        ])
+        self._space = mixed_kinds_space(lr_lower=1e-4)
         self._meta = ObjectiveMetadata(domain="test", approximation="synthetic")
 
     @property
