@@ -2,8 +2,8 @@
 
     .venv/bin/python perf/task_cost.py [--tasks 6] [--batch 100] [--trials 2000]
 
-For a sample of tasks of each collection (bbob, mfbbob, pymoo, mfsynth, momfsynth, toy, and
-sklearn when benchmarks/sklearn_ml.py exists, on 2 tasks with a few evaluations since those
+For a sample of tasks of each collection (bbob, mfbbob, pymoo, mfsynth, momfsynth, toy,
+lmscaling, tinylm, and sklearn and tinylm-live on 2 / 1 tasks with a few evaluations since those
 train real models), prints the mean wall time per evaluation of
   * `evaluate`        one configuration at a time (`--batch` configurations, best of 5 repeats),
   * `evaluate_batch`  the same configurations in one call,
@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT / "perf"))
 
 import overhead  # perf/overhead.py: bare_loop, harness
 
+from carps_like.requirements import unmet_requirement  # noqa: E402
+
 COLLECTIONS = {  # name -> module
     "bbob": "benchmarks.bbob",
     "mfbbob": "benchmarks.mf_bbob",
@@ -38,8 +40,11 @@ COLLECTIONS = {  # name -> module
     "momfsynth": "benchmarks.momf_synthetic",
     "toy": "benchmarks.toy",
     "sklearn": "benchmarks.sklearn_ml",
+    "lmscaling": "benchmarks.lm.scaling",
+    "tinylm": "benchmarks.lm.tinylm",
+    "tinylm-live": "benchmarks.lm.live",
 }
-SLOW = {"sklearn": (2, 3)}  # collection -> (tasks, evaluations per mode)
+SLOW = {"sklearn": (2, 3), "tinylm-live": (1, 2)}  # collection -> (tasks, evaluations per mode)
 
 
 def _fidelities(obj, n: int) -> list[float | None]:
@@ -105,7 +110,8 @@ def main() -> None:
         if not (ROOT / (module.replace(".", "/") + ".py")).exists():
             print(f"({name}: {module} not present, skipped)")
             continue
-        specs = importlib.import_module(module).task_specs()
+        # tasks this machine cannot run (e.g. CUDA-only) are left out, as studies leave them out
+        specs = [s for s in importlib.import_module(module).task_specs() if unmet_requirement(s.requires) is None]
         k, n, repeats = (*SLOW[name], 1) if name in SLOW else (args.tasks, args.batch, args.repeats)
         chosen = sample_specs(specs, k)
         results = [(s.id, measure(s, n, repeats)) for s in chosen]
