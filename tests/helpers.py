@@ -34,3 +34,20 @@ def mixed_kinds_space(*extra, lr_lower: float = 1e-5):
         Constant("fixed", "yes"),
         *extra,
     ])
+
+
+def random_search_run(spec, n_trials: int, seed: int = 1):
+    """Random search on a collection's task through the real runner; checks what holds for every
+    collection (complete, every trial successful, virtual time summed) and returns the result."""
+    import pytest
+
+    from carps_like.runner import run_trials
+    from carps_like.task import Budget, Task
+    from optimizers.randomsearch import RandomSearch
+
+    task = Task(spec.id, spec.build(), Budget(n_trials=n_trials))
+    result = run_trials(task, lambda: RandomSearch(task=task, seed=seed))
+    assert result.status == "complete" and result.n_trials == n_trials
+    assert all(r["status"] == "SUCCESS" for r in result.rows)
+    assert result.virtual_time == pytest.approx(sum(r["virtual_time"] for r in result.rows))
+    return task, result

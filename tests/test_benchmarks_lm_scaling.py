@@ -14,14 +14,11 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import dominates, sample_configs
+from helpers import random_search_run, dominates, sample_configs
 
 from benchmarks.lm import scaling
 from carps_like.objective import describe
-from carps_like.runner import run_trials
-from carps_like.task import Budget, Task
 from carps_like.types import TaskType
-from optimizers.randomsearch import RandomSearch
 
 SPECS = scaling.task_specs()
 BY_ID = {s.id: s for s in SPECS}
@@ -345,11 +342,7 @@ def test_evaluate_batch_equals_evaluate(spec):
                                      "lmscaling/momf_n_d2e10"])
 def test_random_search_runs_each_task_type(task_id):
     spec = BY_ID[task_id]
-    task = Task(spec.id, spec.build(), Budget(n_trials=15))
-    result = run_trials(task, lambda: RandomSearch(task=task, seed=1))
-    assert result.status == "complete" and result.n_trials == 15
-    assert all(r["status"] == "SUCCESS" for r in result.rows)
-    assert result.virtual_time == pytest.approx(sum(r["virtual_time"] for r in result.rows))
+    task, result = random_search_run(spec, n_trials=15)
     assert all(r["virtual_time"] > 1000 for r in result.rows)  # accelerator time of a real run, not wall time
     if task.task_type is TaskType.BLACKBOX or task.task_type is TaskType.MULTI_FIDELITY:
         assert result.incumbent["cost"] >= spec.build().metadata.optimum[0]

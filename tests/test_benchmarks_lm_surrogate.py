@@ -14,17 +14,14 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import sample_configs
+from helpers import random_search_run, sample_configs
 
 from benchmarks.lm import report, tinylm
 from benchmarks.lm import surrogate as sg
 from benchmarks.lm.sweep import PROFILES
 from benchmarks.lm.sweep import sample_configs as sobol_configs
 from carps_like.objective import describe
-from carps_like.runner import run_trials
-from carps_like.task import Budget, Task
 from carps_like.types import TaskType
-from optimizers.randomsearch import RandomSearch
 
 LN256 = math.log(256)
 SPECS = tinylm.task_specs()
@@ -274,10 +271,6 @@ def test_bad_arguments_are_rejected():
 @pytest.mark.parametrize("task_id", ["tinylm/bb", "tinylm/mf", "tinylm/mo", "tinylm/momf"])
 def test_random_search_runs_each_task_type(task_id):
     spec = BY_ID[task_id]
-    task = Task(spec.id, spec.build(), Budget(n_trials=12))
-    result = run_trials(task, lambda: RandomSearch(task=task, seed=1))
-    assert result.status == "complete" and result.n_trials == 12
-    assert all(r["status"] == "SUCCESS" for r in result.rows)
-    assert result.virtual_time == pytest.approx(sum(r["virtual_time"] for r in result.rows))
+    task, result = random_search_run(spec, n_trials=12)
     if task.task_type in (TaskType.BLACKBOX, TaskType.MULTI_FIDELITY):
         assert 1.0 < result.incumbent["cost"] < LN256
