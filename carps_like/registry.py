@@ -19,9 +19,12 @@ from .types import TaskType
 CONFIG_DIR = Path(os.environ.get("CARPS_LIKE_CONFIGS", Path(__file__).resolve().parents[1] / "configs"))
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 1,000+ task files parse ~10x faster
+
+
 def _yaml(path: Path) -> dict:
     with open(path) as fh:
-        return yaml.safe_load(fh) or {}
+        return yaml.load(fh, Loader=_Loader) or {}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,295 @@
+"""Gather run directories into two tidy tables: one row per trial, one row per run.
+
+    python -m analysis.gather runs/ other_machine/runs/ --out report/data
+
+Sources may be any number of run roots, study directories, single run directories or Parquet
+tables gathered elsewhere (results from other machines merge by reading their `trials.parquet`
+and `runs.parquet`). Nothing is dropped silently: every run found gets a row in the run table
+with its status (complete | incomplete | failed | corrupt | duplicate) and the reason.
+
+Re-gathering is incremental: `<out>/gather-index.json` records each run directory's file
+signatures (size and mtime of run.json, trials.jsonl, trials.parquet); only new or changed runs
+are read again, and runs that vanished are removed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, TRIALS_PARQUET, iter_run_dirs,
+                              read_trials, trial_table_rows)
+
+TRIALS_TABLE = "trials.parquet"
+RUNS_TABLE = "runs.parquet"
+INDEX_FILE = "gather-index.json"
+INDEX_VERSION = 1
+RUN_STATUSES = ("complete", "incomplete", "failed", "corrupt", "duplicate")
+
+RUN_COLUMNS = (
+    "run_key", "study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed", "status", "reason",
+    "n_trials", "n_crashed", "budget_used", "budget_n_trials", "budget_time_limit", "stop_reason", "started",
+    "finished", "host", "git_revision", "versions", "task_metadata", "path",
+)
+
+
+@dataclass
+class Gathered:
+    """The two tables analysis works on. `trials` follows the results schema of DESIGN.md plus
+    `run_key`; `runs` has one row per run found, whatever its state."""
+
+    trials: pd.DataFrame
+    runs: pd.DataFrame
+
+    def usable_runs(self) -> pd.DataFrame:
+        """Runs whose trials enter the analysis: complete and failed ones (a failed run keeps
+        the trials it recorded; its incumbent simply stops improving)."""
+        return self.runs[self.runs["status"].isin(["complete", "failed"])]
+
+
+def _signature(directory: Path) -> list:
+    sig = []
+    for name in (RUN_FILE, TRIALS_FILE, TRIALS_PARQUET, LOCK_FILE):
+        try:
+            st = os.stat(directory / name)
+            sig.append([st.st_size, st.st_mtime_ns])
+        except FileNotFoundError:
+            sig.append(None)
+    return sig
+
+
+def _lock_holder(directory: Path) -> dict | None:
+    try:
+        return json.loads((directory / LOCK_FILE).read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _alive(holder: dict | None) -> bool:
+    if not holder or holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _last_line(text: str | None) -> str:
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def read_run(directory: Path) -> tuple[dict, list[dict]]:
+    """One run directory -> (run row, trial rows). Never raises for damaged runs: they become
+    `corrupt` or `incomplete` rows with the reason."""
+    key = str(directory.resolve())
+    try:
+        meta = json.loads((directory / RUN_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return ({"run_key": key, "path": str(directory), "status": "corrupt",
+                 "reason": f"run.json unreadable ({type(exc).__name__})"}, [])
+    status = meta.get("status")
+    parquet = directory / TRIALS_PARQUET
+    if status in ("complete", "failed") and parquet.exists():
+        rows = pq.read_table(parquet).to_pylist()
+    else:
+        rows = trial_table_rows(meta, read_trials(directory))
+    budget = meta.get("budget") or {}
+    n_crashed = sum(1 for r in rows if r.get("status") != "SUCCESS")
+    if status == "complete":
+        reason = ""
+    elif status == "failed":
+        reason = "optimizer failed: " + (_last_line(meta.get("error")) or "no traceback recorded")
+    elif status == "running":
+        holder = _lock_holder(directory)
+        if _alive(holder):
+            reason = f"still running (pid {holder['pid']} on {holder['host']})"
+        elif holder is not None:
+            reason = f"interrupted: its process ({holder.get('host')}, pid {holder.get('pid')}) is gone"
+        else:
+            reason = "interrupted: no process holds it"
+        status = "incomplete"
+    else:
+        reason, status = f"unknown status {status!r} in run.json", "corrupt"
+    if status == "incomplete":
+        used = rows[-1]["budget_used"] if rows else 0.0
+        reason += f"; {len(rows)} trials, budget {used:g} of {budget.get('n_trials')}"
+    run = {
+        "run_key": key, "path": str(directory), "status": status, "reason": reason,
+        **{k: meta.get(k) for k in ("study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed",
+                                    "stop_reason", "started", "finished", "host", "git_revision")},
+        "n_trials": len(rows), "n_crashed": n_crashed,
+        "budget_used": float(rows[-1]["budget_used"]) if rows else 0.0,
+        "budget_n_trials": budget.get("n_trials"), "budget_time_limit": budget.get("time_limit"),
+        "versions": json.dumps(meta.get("versions") or {}, sort_keys=True),
+        "task_metadata": json.dumps(meta.get("task_metadata") or {}, sort_keys=True),
+    }
+    for r in rows:
+        r["run_key"] = key
+    return run, rows
+
+
+# -- tables ------------------------------------------------------------------------------------
+_TRIAL_SCHEMA = pa.schema([
+    ("run_key", pa.string()), ("study", pa.string()), ("optimizer_id", pa.string()), ("optimizer_variant", pa.string()),
+    ("task_id", pa.string()), ("task_type", pa.string()), ("seed", pa.int64()), ("trial", pa.int64()),
+    ("config", pa.string()), ("fidelity", pa.float64()), ("trial_seed", pa.int64()), ("budget_used", pa.float64()),
+    ("cost", pa.float64()), ("costs", pa.list_(pa.float64())), ("status", pa.string()),
+    ("optimizer_time", pa.float64()), ("objective_time", pa.float64()), ("virtual_time", pa.float64()),
+    ("start_time", pa.float64()), ("end_time", pa.float64()), ("incumbent_cost", pa.float64()), ("error", pa.string()),
+    ("info", pa.string()),
+])
+assert set(_TRIAL_SCHEMA.names) == {"run_key", *TRIAL_COLUMNS}
+
+_RUN_SCHEMA = pa.schema([
+    (c, pa.int64() if c in ("seed", "n_trials", "n_crashed") else
+     pa.float64() if c in ("budget_used", "budget_n_trials", "budget_time_limit", "started", "finished") else pa.string())
+    for c in RUN_COLUMNS
+])
+
+
+def _trials_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist([{c: r.get(c) for c in _TRIAL_SCHEMA.names} for r in rows], schema=_TRIAL_SCHEMA)
+
+
+def _runs_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist([{c: r.get(c) for c in RUN_COLUMNS} for r in rows], schema=_RUN_SCHEMA)
+
+
+def _mark_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
+    """Two runs of the same (optimizer, task, seed), e.g. from two studies or machines, would
+    count one seed twice: the latest finished usable one is kept, the others become `duplicate`."""
+    if runs.empty:
+        return runs
+    usable = runs["status"].isin(["complete", "failed"])
+    order = runs.assign(_u=usable, _c=runs["status"].eq("complete"), _f=runs["finished"].fillna(-math.inf))
+    order = order.sort_values(["_u", "_c", "_f", "run_key"], ascending=[False, False, False, True])
+    order = order[order["_u"]]
+    dup = order.duplicated(["optimizer_id", "task_id", "seed"], keep="first")
+    dup_keys = set(order.loc[dup, "run_key"])
+    if dup_keys:
+        keep = order[~order["run_key"].isin(dup_keys)].set_index(["optimizer_id", "task_id", "seed"])["path"]
+        runs = runs.copy()
+        for i in runs.index[runs["run_key"].isin(dup_keys)]:
+            r = runs.loc[i]
+            runs.loc[i, "reason"] = f"same optimizer, task and seed as {keep.loc[(r.optimizer_id, r.task_id, r.seed)]}"
+            runs.loc[i, "status"] = "duplicate"
+    return runs
+
+
+def _expand_sources(sources: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
+    run_dirs, tables = [], []
+    for src in sources:
+        path = Path(src)
+        if not path.exists():
+            raise FileNotFoundError(f"no such run directory or table: {path}")
+        if path.is_file() and path.suffix == ".parquet":
+            tables.append(path)
+        elif path.is_dir() and (path / TRIALS_TABLE).exists() and (path / RUNS_TABLE).exists() and not (path / RUN_FILE).exists():
+            tables.append(path / TRIALS_TABLE)
+        elif path.is_dir():
+            run_dirs.extend(iter_run_dirs(path))
+        else:
+            raise ValueError(f"{path}: expected a directory of runs or a gathered trials.parquet")
+    return sorted(set(run_dirs)), tables
+
+
+def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None = None, progress: bool = False) -> Gathered:
+    """Read every run below `sources`; with `out`, write `trials.parquet` / `runs.parquet` there
+    and reuse what an earlier gather into the same `out` already read."""
+    run_dirs, tables = _expand_sources(sources)
+    out = Path(out) if out is not None else None
+    index, old_trials, old_runs = {}, None, None
+    if out is not None and (out / INDEX_FILE).exists() and (out / TRIALS_TABLE).exists() and (out / RUNS_TABLE).exists():
+        try:
+            saved = json.loads((out / INDEX_FILE).read_text())
+            if saved.get("version") == INDEX_VERSION:
+                index = saved["runs"]
+                old_trials = pq.read_table(out / TRIALS_TABLE)
+                old_runs = pq.read_table(out / RUNS_TABLE)
+        except (OSError, json.JSONDecodeError, KeyError, pa.ArrowInvalid):
+            index = {}
+    new_index, fresh_runs, fresh_trials, reused = {}, [], [], set()
+    for i, directory in enumerate(run_dirs):
+        key = str(directory.resolve())
+        sig = _signature(directory)
+        new_index[key] = sig
+        if index.get(key) == sig and old_runs is not None:
+            reused.add(key)
+            continue
+        run, rows = read_run(directory)
+        fresh_runs.append(run)
+        fresh_trials.extend(rows)
+        if progress and (i + 1) % 200 == 0:
+            print(f"gather: {i + 1}/{len(run_dirs)} runs", file=sys.stderr, flush=True)
+    parts_t, parts_r = [], []
+    if reused:
+        keys = pa.array(sorted(reused))
+        import pyarrow.compute as pc
+        parts_t.append(old_trials.filter(pc.is_in(old_trials["run_key"], keys)))
+        parts_r.append(old_runs.filter(pc.is_in(old_runs["run_key"], keys)))
+    parts_t.append(_trials_table(fresh_trials))
+    parts_r.append(_runs_table(fresh_runs))
+    for table in tables:  # gathered elsewhere: taken as they are
+        parts_t.append(pq.read_table(table).select(_TRIAL_SCHEMA.names).cast(_TRIAL_SCHEMA))
+        runs_file = table.with_name(RUNS_TABLE)
+        if not runs_file.exists():
+            raise FileNotFoundError(f"{table} has no {RUNS_TABLE} beside it (gather writes both)")
+        parts_r.append(pq.read_table(runs_file).select(RUN_COLUMNS).cast(_RUN_SCHEMA))
+    trials_tbl = pa.concat_tables(parts_t)
+    runs_tbl = pa.concat_tables(parts_r)
+    runs = _mark_duplicates(runs_tbl.to_pandas().drop_duplicates("run_key").reset_index(drop=True))
+    runs_tbl = pa.Table.from_pandas(runs[list(RUN_COLUMNS)], schema=_RUN_SCHEMA, preserve_index=False)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, tbl in ((TRIALS_TABLE, trials_tbl), (RUNS_TABLE, runs_tbl)):
+            tmp = out / f".{name}.tmp"
+            pq.write_table(tbl, tmp)
+            os.replace(tmp, out / name)
+        (out / INDEX_FILE).write_text(json.dumps({"version": INDEX_VERSION, "runs": new_index}))
+    trials = trials_tbl.to_pandas()
+    runs = runs_tbl.to_pandas()
+    if progress:
+        print(f"gather: {len(runs)} runs ({len(reused)} unchanged, {len(fresh_runs)} read), {len(trials)} trials",
+              file=sys.stderr, flush=True)
+    return Gathered(trials=trials, runs=runs)
+
+
+def status_summary(runs: pd.DataFrame) -> str:
+    """One line per status: what a reader must know before trusting a ranking."""
+    counts = runs["status"].value_counts()
+    return ", ".join(f"{counts.get(s, 0)} {s}" for s in RUN_STATUSES if counts.get(s, 0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="+", help="run roots, study or run directories, or gathered trials.parquet files")
+    parser.add_argument("--out", default="report/data", help="where trials.parquet and runs.parquet go (default report/data)")
+    args = parser.parse_args(argv)
+    try:
+        g = gather(args.sources, args.out, progress=True)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(g.runs)} runs: {status_summary(g.runs)}; {len(g.trials)} trials -> {args.out}")
+    bad = g.runs[~g.runs["status"].eq("complete")]
+    for row in bad.itertuples():
+        print(f"  {row.status:10s} {row.path}: {row.reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
