@@ -19,12 +19,18 @@ REDO     ?= 0
 ARGS     ?=
 FILTER   ?=
 TEST_JOBS ?= auto
+RUNS     ?= $(OUT)
+REPORT   ?= report
+TABLES   ?= tables
+TASKSET  ?=
+FORMAT   ?= ioh
+EXPORT   ?= export
 
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
+.PHONY: report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +50,15 @@ run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make r
 	$(PY) -m carps_like.study --optimizer '$(OPT)' --task '$(TASK)' --seeds '$(SEEDS)' --out '$(OUT)' --study '$(STUDY)' \
 	  $(if $(JOBS),--jobs $(JOBS)) $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) \
 	  $(if $(filter 1 yes true,$(REDO)),--redo) $(ARGS)
+
+report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=report): make report RUNS=runs [TASKSET=subset_bb] [ARGS="--log"]
+	$(PY) -m analysis.report $(RUNS) --out '$(REPORT)' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
+
+tables: $(STAMP)  ## LaTeX (booktabs) tables + macros into TABLES/ (=tables), compiled or syntax-checked: make tables RUNS=runs
+	$(PY) -m analysis.tables $(RUNS) --out '$(TABLES)' --data '$(REPORT)/data' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
+
+export: $(STAMP)  ## runs in IOHprofiler or COCO format: make export RUNS=runs FORMAT=ioh|coco EXPORT=export
+	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'
 
 test: $(STAMP)  ## run the fast test suite (TEST_JOBS=auto: one worker per core)
 	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" tests

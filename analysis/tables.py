@@ -1,0 +1,199 @@
+"""`make tables`: LaTeX (booktabs) tables for papers, from the same analysis as the report.
+
+    python -m analysis.tables runs/ --out tables [--taskset subset_bb] [--stat mean|median]
+
+Writes one file per task type (`<out>/<type>.tex`: a summary table of mean rank and normalized
+score per optimizer, then a per-task table of final performance) and `<out>/macros.tex` with
+headline numbers (`\\carpsBestBB`, `\\carpsNumTasksMO`, ...). Best values are bold; a dagger
+marks results significantly worse than the best (summary: Wilcoxon signed-rank over tasks,
+Holm-adjusted; per task: Mann-Whitney U over seeds, Holm-adjusted; alpha 0.05). Needs
+`\\usepackage{booktabs}` in the paper. Every file is compiled with pdflatex when one is
+installed, else syntax-checked (`analysis.latex_check`).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .anytime import Performance, compute
+from .figures import TYPE_NAMES, score_label
+from .gather import gather
+from .normalize import Options
+from .ranking import Ranking, final_table, per_task_best_and_markers, rank
+from .report import TYPE_ORDER, add_options, options_from
+
+MACRO_TYPE = {"bb": "BB", "mf": "MF", "mo": "MO", "momf": "MOMF"}
+STATS = ("mean", "median")
+_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+DAGGER = r"\textsuperscript{$\dagger$}"
+
+
+def escape(text: str) -> str:
+    """Escape LaTeX's special characters in names (task ids, optimizer ids)."""
+    return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def number(v: float, digits: int = 3) -> str:
+    """A number as LaTeX: 3 significant digits, powers of ten as 1.2\\times10^{5}."""
+    if v is None or not math.isfinite(v):
+        return "--"
+    text = f"{v:.{digits}g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        return f"${mant}\\times10^{{{int(exp)}}}$"
+    return text
+
+
+def cell(main: float, spread: float | None, bold: bool, worse: bool) -> str:
+    text = number(main) + ("" if spread is None or not math.isfinite(spread) else r" $\pm$ " + number(spread, 2))
+    if bold:
+        text = r"\textbf{" + text + "}"
+    return text + (DAGGER if worse else "")
+
+
+def tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
+    lines = [r"\begin{tabular}{" + align + "}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    lines += [" & ".join(r) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return lines
+
+
+def summary_table(r: Ranking, task_type: str, log: bool) -> list[str]:
+    worse = r.significantly_worse_than_best()
+    best_rank = r.summary["mean_rank"].min()
+    best_score = r.summary["score"].min()
+    rows = []
+    for opt, s in r.summary.sort_values("mean_rank").iterrows():
+        rows.append([escape(opt), cell(s.mean_rank, None, np.isclose(s.mean_rank, best_rank), opt in worse),
+                     cell(s.score, s.score_std, np.isclose(s.score, best_score), False), str(int(s.n_tasks))])
+    name = TYPE_NAMES[task_type]
+    caption = (f"{name.capitalize()} tasks: mean rank (per-task ranks averaged over seeds, then tasks) and "
+               f"{score_label(task_type, log)} (mean $\\pm$ std over tasks); best in bold; {DAGGER} significantly worse "
+               f"than the best (Wilcoxon signed-rank over tasks, Holm, $\\alpha = {r.alpha}$). {escape(r.test)}"
+               + (f", $p = {number(r.p_value)}$" if math.isfinite(r.p_value) else "") + ".")
+    return ([r"\begin{table}[t]", r"\centering", r"\caption{" + caption + "}", r"\label{tab:carps-" + task_type + "-summary}"]
+            + tabular(["Optimizer", "Mean rank", "Normalized score", "Tasks"], rows, "lrrr") + [r"\end{table}"])
+
+
+def per_task_table(perf: Performance, task_type: str, stat: str) -> list[str]:
+    mo = task_type in ("mo", "momf")
+    value = "hv" if mo else "final_value"
+    final = perf.final
+    minimize = {t: (False if mo else i.minimize[0]) for t, i in perf.tasks.items()}
+    table = final_table(final, task_type, value)
+    best, worse = per_task_best_and_markers(final, task_type, value, minimize)
+    opts = sorted(final.loc[final["task_type"] == task_type, "optimizer_id"].unique())
+    rows = []
+    for task in sorted(set(table.index.get_level_values(0))):
+        row = [escape(task)]
+        for opt in opts:
+            if (task, opt) not in table.index:
+                row.append("--")
+                continue
+            t = table.loc[(task, opt)]
+            main, spread = (t["mean"], t["std"]) if stat == "mean" else (t["median"], t["iqr"])
+            row.append(cell(main, spread, opt == best.get(task), opt in worse.get(task, ())))
+        rows.append(row)
+    what = "hypervolume of the final front (normalized objectives, reference point 1.1)" if mo else \
+        "final incumbent value in the objective's own direction"
+    spread = "mean $\\pm$ std" if stat == "mean" else "median $\\pm$ IQR"
+    caption = (f"{TYPE_NAMES[task_type].capitalize()} tasks: {what}, {spread} over seeds; best in bold; {DAGGER} "
+               f"significantly worse than the best on that task (Mann-Whitney U over seeds, Holm, $\\alpha = 0.05$).")
+    return ([r"\begin{table}[t]", r"\centering", r"\small", r"\caption{" + caption + "}",
+             r"\label{tab:carps-" + task_type + "-per-task}"]
+            + tabular(["Task", *[escape(o) for o in opts]], rows, "l" + "r" * len(opts)) + [r"\end{table}"])
+
+
+def macro_name(*parts: str) -> str:
+    name = "carps" + "".join(p[:1].upper() + p[1:] for p in parts)
+    assert re.fullmatch(r"[A-Za-z]+", name), name
+    return name
+
+
+def macros(rankings: dict[str, Ranking], perf: Performance) -> list[str]:
+    lines = ["% Headline numbers of the carps-like tables; generated by `make tables`, do not edit."]
+
+    def define(name: str, value: str) -> None:
+        lines.append(r"\newcommand{\%s}{%s}" % (name, value))
+
+    define(macro_name("Num", "Runs"), str(len(perf.final)))
+    define(macro_name("Num", "Optimizers"), str(len(perf.optimizers)))
+    for t, r in rankings.items():
+        T = MACRO_TYPE[t]
+        define(macro_name("Num", "Tasks", T), str(len(r.per_task_rank)))
+        define(macro_name("Best", T), escape(r.best))
+        define(macro_name("Best", T, "Rank"), number(float(r.summary.loc[r.best, "mean_rank"])))
+        define(macro_name("Best", T, "Score"), number(float(r.summary.loc[r.best, "score"])))
+        define(macro_name("P", "Value", T), number(r.p_value))
+    return lines
+
+
+def write_tables(perf: Performance, out: str | Path, stat: str = "mean") -> list[Path]:
+    """Write the per-type files and the macro file; returns their paths."""
+    if stat not in STATS:
+        raise ValueError(f"unknown stat {stat!r}; accepted: {', '.join(STATS)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths, rankings = [], {}
+    for t in TYPE_ORDER:
+        pt = perf.of_type(t)
+        if pt.final.empty:
+            continue
+        rankings[t] = r = rank(pt.final, t)
+        body = ["% " + TYPE_NAMES[t] + " tables; generated by `make tables`, do not edit. Needs \\usepackage{booktabs}.",
+                *summary_table(r, t, perf.options.log), "", *per_task_table(pt, t, stat)]
+        path = out / f"{t}.tex"
+        path.write_text("\n".join(body) + "\n")
+        paths.append(path)
+    path = out / "macros.tex"
+    path.write_text("\n".join(macros(rankings, perf)) + "\n")
+    return [path, *paths]
+
+
+def build_tables(sources: Iterable[str | Path], out: str | Path = "tables", taskset: str | None = None,
+                 options: Options | None = None, stat: str = "mean", data_dir: str | Path | None = None) -> list[Path]:
+    g = gather(sources, data_dir)
+    task_ids = None
+    if taskset:
+        from carps_like import registry
+
+        task_ids = registry.resolve_task_names(taskset)
+    return write_tables(compute(g, options or Options(), task_ids), out, stat)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="+")
+    parser.add_argument("--out", default="tables")
+    parser.add_argument("--taskset", default=None)
+    parser.add_argument("--stat", default="mean", choices=STATS, help="mean +- std or median +- IQR per task")
+    parser.add_argument("--data", default="report/data", help="gather cache shared with `make report`")
+    add_options(parser)
+    args = parser.parse_args(argv)
+    from carps_like.errors import UserError
+
+    from .latex_check import check_files
+
+    try:
+        paths = build_tables(args.sources, args.out, args.taskset or None, options_from(args), args.stat, args.data)
+    except (UserError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for p in paths:
+        print(f"wrote {p}")
+    problems = check_files(paths)
+    if problems:
+        print("LaTeX check failed:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
