@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from carps_like.errors import UserError
 
-    from .latex_check import check_files
+    from .latex_check import check_files, find_engine
 
     try:
         paths = build_tables(args.sources, args.out, args.taskset or None, options_from(args), args.stat, args.data)
@@ -189,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     for p in paths:
         print(f"wrote {p}")
     problems = check_files(paths)
+    engine = find_engine()
+    how = f"compiled with {Path(engine).name} and syntax-checked" if engine else "syntax-checked (no TeX engine installed)"
     if problems:
-        print("LaTeX check failed:\n  " + "\n  ".join(problems), file=sys.stderr)
+        print(f"LaTeX check failed ({how}):\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
+    print(f"LaTeX: {how}, no problems")
     return 0
 
 
