@@ -169,3 +169,22 @@ def test_tables_compile_or_pass_the_syntax_check(runs, report, tmp_path):
 def test_latex_helpers():
     assert escape("smac_bb 50% & #1") == r"smac\_bb 50\% \& \#1"
     assert number(123456.0) == r"$1.23\times10^{5}$" and number(float("nan")) == "--" and number(0.5) == "0.5"
+
+
+def test_time_budget_only_runs_and_time_axes(tmp_path):
+    """CARP-S crashed on time-only budgets; here the task's scale is the most budget any run spent."""
+    from analysis.anytime import compute
+    from analysis.normalize import Options
+
+    cfg = task_config("toy/bb", n_trials=None, time_limit=0.2)
+    for opt in ("randomsearch", "optuna"):
+        run_cell(registry.get_optimizer_config(opt), cfg, 1, out=tmp_path / "runs", study="time")
+    g = gather([tmp_path / "runs"])
+    perf = compute(g, Options())
+    info = perf.tasks["toy/bb"]
+    assert not info.budget_declared and info.budget == g.runs["budget_used"].max()
+    for axis in ("wall_time", "virtual_time"):
+        p = compute(g, Options(x_axis=axis, log=True))
+        assert p.curves["score"].between(0, 1).all() and len(p.final) == 2
+    index = build_report([tmp_path / "runs"], tmp_path / "report", options=Options(x_axis="wall_time"), progress=False)
+    assert "x axis: wall time" in index.with_name("README.md").read_text()
