@@ -69,9 +69,10 @@ test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip withou
 check-optimizer: $(STAMP)  ## conformance suite for one optimizer: make check-optimizer OPT=optuna (a name or a YAML path)
 	$(PY) -m pytest -q -p no:cacheprovider tests/conformance --optimizer '$(OPT)'
 
-perf: $(STAMP)  ## harness overhead vs the bare loop, and per-evaluation cost per task collection
+perf: $(STAMP)  ## harness overhead vs the bare loop, per-evaluation cost per task collection, analysis speed
 	$(PY) perf/overhead.py
 	$(PY) perf/task_cost.py
+	$(PY) perf/analysis_speed.py
 
 perf-optimizers: $(STAMP)  ## each optimizer's own ask+tell cost at 50 and 200 trials on 5-d tasks (long: about an hour)
 	$(PY) perf/optimizer_cost.py $(ARGS)

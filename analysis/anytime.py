@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .gather import Gathered
-from .normalize import MultiObjectiveScale, Options, SingleObjectiveScale, eligible_mask, incumbent_costs
+from .normalize import (MultiObjectiveScale, Options, SingleObjectiveScale, eligible_mask, incumbent_costs,
+                        non_dominated)
 from .tasks import TaskInfo, task_infos
 
 
@@ -113,10 +114,10 @@ def compute(gathered: Gathered, options: Options | None = None, task_ids: list[s
                     if n not in cache:
                         cache[n] = scale.score(pts[:n])
                     scores[j] = cache[n]
-                final_pts = pts
+                front = non_dominated(pts)
                 final = {"final_cost": np.nan, "final_value": np.nan,
-                         "hv": scale.hypervolume(final_pts) if len(final_pts) else 0.0,
-                         "igd_plus": scale.igd_plus(final_pts), "front_size": len(final_pts)}
+                         "hv": scale.hypervolume(front, assume_front=True) if len(front) else 0.0,
+                         "igd_plus": scale.igd_plus(front), "front_size": len(front)}
             else:
                 inc = inc_all[a:b]
                 raw = np.where(pos >= 0, inc[np.clip(pos, 0, None)], np.nan)

@@ -25,6 +25,7 @@ from typing import Iterable
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, TRIALS_PARQUET, iter_run_dirs,
@@ -92,23 +93,31 @@ def _last_line(text: str | None) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def read_run(directory: Path) -> tuple[dict, list[dict]]:
-    """One run directory -> (run row, trial rows). Never raises for damaged runs: they become
-    `corrupt` or `incomplete` rows with the reason."""
+def read_run(directory: Path) -> tuple[dict, pa.Table]:
+    """One run directory -> (run row, its trials as an Arrow table). Never raises for damaged
+    runs: they become `corrupt` or `incomplete` rows with the reason. Complete runs are read as
+    Arrow tables end to end (no per-trial Python objects)."""
     key = str(directory.resolve())
     try:
         meta = json.loads((directory / RUN_FILE).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         return ({"run_key": key, "path": str(directory), "status": "corrupt",
-                 "reason": f"run.json unreadable ({type(exc).__name__})"}, [])
+                 "reason": f"run.json unreadable ({type(exc).__name__})"}, _trials_table([]))
     status = meta.get("status")
     parquet = directory / TRIALS_PARQUET
     if status in ("complete", "failed") and parquet.exists():
-        rows = pq.read_table(parquet).to_pylist()
+        table = pq.read_table(parquet)
+        table = table.append_column("run_key", pa.array([key] * table.num_rows, pa.string()))
+        table = table.select(_TRIAL_SCHEMA.names).cast(_TRIAL_SCHEMA)
     else:
         rows = trial_table_rows(meta, read_trials(directory))
+        for r in rows:
+            r["run_key"] = key
+        table = _trials_table(rows)
+    n_rows = table.num_rows
     budget = meta.get("budget") or {}
-    n_crashed = sum(1 for r in rows if r.get("status") != "SUCCESS")
+    n_crashed = n_rows - int(pc.sum(pc.equal(table["status"], "SUCCESS")).as_py() or 0) if n_rows else 0
+    used = float(table["budget_used"][n_rows - 1].as_py()) if n_rows else 0.0
     if status == "complete":
         reason = ""
     elif status == "failed":
@@ -125,21 +134,17 @@ def read_run(directory: Path) -> tuple[dict, list[dict]]:
     else:
         reason, status = f"unknown status {status!r} in run.json", "corrupt"
     if status == "incomplete":
-        used = rows[-1]["budget_used"] if rows else 0.0
-        reason += f"; {len(rows)} trials, budget {used:g} of {budget.get('n_trials')}"
+        reason += f"; {n_rows} trials, budget {used:g} of {budget.get('n_trials')}"
     run = {
         "run_key": key, "path": str(directory), "status": status, "reason": reason,
         **{k: meta.get(k) for k in ("study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed",
                                     "stop_reason", "started", "finished", "host", "git_revision")},
-        "n_trials": len(rows), "n_crashed": n_crashed,
-        "budget_used": float(rows[-1]["budget_used"]) if rows else 0.0,
+        "n_trials": n_rows, "n_crashed": n_crashed, "budget_used": used,
         "budget_n_trials": budget.get("n_trials"), "budget_time_limit": budget.get("time_limit"),
         "versions": json.dumps(meta.get("versions") or {}, sort_keys=True),
         "task_metadata": json.dumps(meta.get("task_metadata") or {}, sort_keys=True),
     }
-    for r in rows:
-        r["run_key"] = key
-    return run, rows
+    return run, table
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -224,24 +229,23 @@ def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None =
             index = {}
     new_index, fresh_runs, fresh_trials, reused = {}, [], [], set()
     for i, directory in enumerate(run_dirs):
-        key = str(directory.resolve())
+        key = str(directory.resolve())  # the same key read_run uses
         sig = _signature(directory)
         new_index[key] = sig
         if index.get(key) == sig and old_runs is not None:
             reused.add(key)
             continue
-        run, rows = read_run(directory)
+        run, table = read_run(directory)
         fresh_runs.append(run)
-        fresh_trials.extend(rows)
+        fresh_trials.append(table)
         if progress and (i + 1) % 200 == 0:
             print(f"gather: {i + 1}/{len(run_dirs)} runs", file=sys.stderr, flush=True)
     parts_t, parts_r = [], []
     if reused:
         keys = pa.array(sorted(reused))
-        import pyarrow.compute as pc
         parts_t.append(old_trials.filter(pc.is_in(old_trials["run_key"], keys)))
         parts_r.append(old_runs.filter(pc.is_in(old_runs["run_key"], keys)))
-    parts_t.append(_trials_table(fresh_trials))
+    parts_t.extend(fresh_trials or [_trials_table([])])
     parts_r.append(_runs_table(fresh_runs))
     for table in tables:  # gathered elsewhere: taken as they are
         parts_t.append(pq.read_table(table).select(_TRIAL_SCHEMA.names).cast(_TRIAL_SCHEMA))

@@ -71,10 +71,21 @@ def critical_difference(k: int, n: int, alpha: float = ALPHA) -> float:
     return float(q * math.sqrt(k * (k + 1) / (6.0 * n)))
 
 
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjustment (what statsmodels' multipletests(method="holm") returns;
+    statsmodels 0.15 runs gc.collect() on every call, a third of a large report's time)."""
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(np.maximum.accumulate(p[order] * (m - np.arange(m))), 1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
 def wilcoxon_holm(blocks: pd.DataFrame) -> pd.DataFrame:
     """Pairwise two-sided Wilcoxon signed-rank p-values, Holm-adjusted over all pairs."""
     from scipy.stats import wilcoxon
-    from statsmodels.stats.multitest import multipletests
 
     opts = list(blocks.columns)
     pairs, pvals = [], []
@@ -91,7 +102,7 @@ def wilcoxon_holm(blocks: pd.DataFrame) -> pd.DataFrame:
             pvals.append(p if np.isfinite(p) else 1.0)
     out = pd.DataFrame(1.0, index=opts, columns=opts)
     if pvals:
-        adjusted = multipletests(pvals, method="holm")[1]
+        adjusted = holm(pvals)
         for (a, b), p in zip(pairs, adjusted):
             out.loc[a, b] = out.loc[b, a] = float(p)
     return out
@@ -158,7 +169,6 @@ def per_task_best_and_markers(final: pd.DataFrame, task_type: str, value: str, m
     """Per task: the optimizer with the best mean `value`, and those significantly worse than it
     over seeds (two-sided Mann-Whitney U, Holm-adjusted over the other optimizers)."""
     from scipy.stats import mannwhitneyu
-    from statsmodels.stats.multitest import multipletests
 
     f = final[final["task_type"] == task_type]
     best, worse = {}, {}
@@ -180,6 +190,6 @@ def per_task_best_and_markers(final: pd.DataFrame, task_type: str, value: str, m
                 ps.append(float(mannwhitneyu(ref, x, alternative="two-sided").pvalue))
         worse[task] = set()
         if ps:
-            adj = multipletests(ps, method="holm")[1]
+            adj = holm(ps)
             worse[task] = {o for o, p in zip(others, adj) if p < alpha}
     return best, worse

@@ -201,7 +201,7 @@ def _type_section(doc: Doc, perf: Performance, task_type: str, fig_dir: Path, co
                                                                       hypervolume=True)))
     figs += [("per_task_ranks", F.heatmap(r, task_type)), ("final_boxplots", F.final_boxplots(pt.final, task_type, colors, opts.log))]
     for key, (fig, cap) in figs:
-        doc.figure(F.save(fig, fig_dir, f"{task_type}_{key}"), cap)
+        doc.figure(F.save(fig, fig_dir, f"{task_type}_{key}", tight=key == "cd"), cap)
     table, caption = per_task_table(pt, task_type)
     doc.h(3, f"Per-task final performance, {name}")
     doc.table(table, caption)

@@ -134,3 +134,15 @@ def test_per_task_best_respects_direction():
 def test_wilcoxon_holm_identical_columns():
     blocks = pd.DataFrame({"a": [0.1, 0.2, 0.3], "b": [0.1, 0.2, 0.3]})
     assert wilcoxon_holm(blocks).loc["a", "b"] == 1.0
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from analysis.ranking import holm
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        p = rng.uniform(0, 0.2, size=rng.integers(1, 9))
+        p[rng.integers(0, len(p))] = p[0]  # ties
+        assert holm(p) == pytest.approx(multipletests(p, method="holm")[1])
