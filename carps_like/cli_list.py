@@ -41,6 +41,10 @@ def list_optimizers() -> int:
             print(f"{name:<22} picks per task type -> {variants}")
             continue
         caps = registry.optimizer_class(name).capabilities()
+        if cfg.get("full_fidelity"):  # runs mf / momf tasks too, every trial at the maximum fidelity
+            more = {"bb": "mf", "mo": "momf"}
+            caps["task_types"] = sorted({*caps["task_types"], *(more[t] for t in caps["task_types"] if t in more)},
+                                        key=["bb", "mf", "mo", "momf"].index)
         kinds = ", ".join(caps["hyperparameters"][k] for k in HYPERPARAMETER_KINDS)
         print(f"{name:<22} {','.join(caps['task_types']):<13} {mark[caps['conditions']]:<4} {mark[caps['forbiddens']]:<4} "
               f"{mark[caps['batch_ask']]:<5} {caps['noise_handling']:<10} {kinds}")

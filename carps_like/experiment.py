@@ -106,6 +106,9 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
     if missing:
         raise IncompatibleError(f"task {task_cfg['id']} {missing}")
     task = build_task(task_cfg)
+    task_type_recorded = task.task_type
+    if variant_cfg.get("full_fidelity"):
+        task = task.at_full_fidelity()
     adapter_cfg = dict(variant_cfg.get("adapter") or {})
     if "_target_" not in adapter_cfg:
         raise UserError(f"optimizer config {variant!r} has no adapter._target_")
@@ -121,7 +124,7 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
         handle.archive_previous()
         meta = {
             "study": study, "optimizer_id": opt_id, "optimizer_variant": variant, "optimizer_config": variant_cfg,
-            "task_id": task.id, "task_type": task.task_type.value, "task_metadata": task_cfg.get("metadata", {}),
+            "task_id": task.id, "task_type": task_type_recorded.value, "task_metadata": task_cfg.get("metadata", {}),
             "seed": seed, "budget": budget.as_dict(), "versions": package_versions(), "git_revision": git_revision(),
             **host_info(),
         }

@@ -147,4 +147,13 @@ def incompatibility(optimizer_name: str, entry: TaskEntry) -> str | None:
         variant = optimizer_variant(optimizer_name, entry.task_type)
     except IncompatibleError as exc:
         return str(exc)
-    return optimizer_class(variant).incompatibility(entry.task_type, entry.metadata)
+    return optimizer_class(variant).incompatibility(seen_task_type(get_optimizer_config(variant), entry.task_type),
+                                                    entry.metadata)
+
+
+def seen_task_type(variant_cfg: dict, task_type: TaskType) -> TaskType:
+    """The task type the optimizer sees: `full_fidelity: true` in its config turns mf into bb and
+    momf into mo (the runner then evaluates every trial at the maximum fidelity)."""
+    if variant_cfg.get("full_fidelity") and task_type.multi_fidelity:
+        return TaskType.of(2 if task_type.multi_objective else 1, has_fidelity=False)
+    return task_type

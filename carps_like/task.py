@@ -76,3 +76,30 @@ class Task:
     @property
     def fidelity(self):
         return self.objective_function.fidelity
+
+    def at_full_fidelity(self) -> "Task":
+        """The same task with its fidelity fixed at the maximum: what a blackbox or
+        multi-objective optimizer sees when its config says `full_fidelity: true` (the classic
+        full-fidelity baseline of multi-fidelity studies). Budget units stay the same."""
+        if self.fidelity is None:
+            return self
+        return Task(self.id, FullFidelityObjective(self.objective_function), self.budget)
+
+
+class FullFidelityObjective(ObjectiveFunction):
+    """Wraps a multi-fidelity objective; every evaluation runs at its maximum fidelity."""
+
+    fidelity = None
+
+    def __init__(self, inner: ObjectiveFunction) -> None:
+        self.inner = inner
+        self.configspace = inner.configspace
+        self.objectives = inner.objectives
+        self.metadata = inner.metadata
+        self._max = inner.fidelity.max
+
+    def evaluate(self, config, fidelity=None, seed=None):
+        return self.inner.evaluate(config, self._max, seed)
+
+    def evaluate_batch(self, configs, fidelities=None, seeds=None):
+        return self.inner.evaluate_batch(configs, [self._max] * len(configs), seeds)
