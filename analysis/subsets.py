@@ -62,10 +62,14 @@ def write_full_tasksets(cfg: dict) -> list[Path]:
 
 
 def _budget_groups(cfg: dict, task_ids: list[str]) -> dict[int | None, list[str]]:
+    """Tasks grouped by the budget they run with on the full set: min(own default, cap), where the
+    cap is the collection's entry in budget_caps or budget_cap (None: the task's own default)."""
     caps = cfg.get("budget_caps") or {}
     groups: dict[int | None, list[str]] = defaultdict(list)
     for t in task_ids:
-        groups[caps.get(t.split("/")[0])].append(t)
+        cap = caps.get(t.split("/")[0], cfg.get("budget_cap"))
+        default = (registry.get_task(t).config.get("budget") or {}).get("n_trials")
+        groups[None if cap is None or (default is not None and default <= cap) else int(cap)].append(t)
     return groups
 
 
