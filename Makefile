@@ -30,7 +30,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
+.PHONY: subsets subset-data report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,14 @@ report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=rep
 
 tables: $(STAMP)  ## LaTeX (booktabs) tables + macros into TABLES/ (=tables), compiled or syntax-checked: make tables RUNS=runs
 	$(PY) -m analysis.tables $(RUNS) --out '$(TABLES)' --data '$(REPORT)/data' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
+
+subsets: $(STAMP)  ## representative dev/test task subsets per type from the shipped full-set results (configs/subsets.yaml)
+	$(PY) -m analysis.subsets select $(ARGS)
+
+subset-data: $(STAMP)  ## run the reference optimizers over every task (hours; resumable) and collect analysis/data/<version>.parquet
+	$(PY) -m analysis.subsets tasksets
+	$(PY) -m analysis.subsets run $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m analysis.subsets collect
 
 export: $(STAMP)  ## runs in IOHprofiler or COCO format: make export RUNS=runs FORMAT=ioh|coco EXPORT=export
 	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'
