@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, TRIALS_PARQUET, iter_run_dirs,
-                              read_trials, trial_table_rows)
+                              read_trials, trial_arrow_schema, trial_table_rows)
 
 TRIALS_TABLE = "trials.parquet"
 RUNS_TABLE = "runs.parquet"
@@ -148,15 +148,7 @@ def read_run(directory: Path) -> tuple[dict, pa.Table]:
 
 
 # -- tables ------------------------------------------------------------------------------------
-_TRIAL_SCHEMA = pa.schema([
-    ("run_key", pa.string()), ("study", pa.string()), ("optimizer_id", pa.string()), ("optimizer_variant", pa.string()),
-    ("task_id", pa.string()), ("task_type", pa.string()), ("seed", pa.int64()), ("trial", pa.int64()),
-    ("config", pa.string()), ("fidelity", pa.float64()), ("trial_seed", pa.int64()), ("budget_used", pa.float64()),
-    ("cost", pa.float64()), ("costs", pa.list_(pa.float64())), ("status", pa.string()),
-    ("optimizer_time", pa.float64()), ("objective_time", pa.float64()), ("virtual_time", pa.float64()),
-    ("start_time", pa.float64()), ("end_time", pa.float64()), ("incumbent_cost", pa.float64()), ("error", pa.string()),
-    ("info", pa.string()),
-])
+_TRIAL_SCHEMA = pa.schema([("run_key", pa.string()), *trial_arrow_schema()])
 assert set(_TRIAL_SCHEMA.names) == {"run_key", *TRIAL_COLUMNS}
 
 _RUN_SCHEMA = pa.schema([

@@ -228,11 +228,11 @@ def trial_table_rows(meta: dict, rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_trials_parquet(path: Path, rows: list[dict], meta: dict) -> None:
+def trial_arrow_schema():
+    """Arrow types of TRIAL_COLUMNS (pyarrow imported lazily: the core stays light to import)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    schema = pa.schema([
+    return pa.schema([
         ("study", pa.string()), ("optimizer_id", pa.string()), ("optimizer_variant", pa.string()),
         ("task_id", pa.string()), ("task_type", pa.string()), ("seed", pa.int64()), ("trial", pa.int64()),
         ("config", pa.string()), ("fidelity", pa.float64()), ("trial_seed", pa.int64()), ("budget_used", pa.float64()),
@@ -240,7 +240,14 @@ def write_trials_parquet(path: Path, rows: list[dict], meta: dict) -> None:
         ("optimizer_time", pa.float64()), ("objective_time", pa.float64()), ("virtual_time", pa.float64()),
         ("start_time", pa.float64()), ("end_time", pa.float64()), ("incumbent_cost", pa.float64()), ("error", pa.string()),
         ("info", pa.string()),
-    ], metadata={"carps_like_run": dumps({k: v for k, v in meta.items() if k != "status"})})
+    ])
+
+
+def write_trials_parquet(path: Path, rows: list[dict], meta: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = trial_arrow_schema().with_metadata({"carps_like_run": dumps({k: v for k, v in meta.items() if k != "status"})})
     table = pa.Table.from_pylist(trial_table_rows(meta, rows), schema=schema)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp)
