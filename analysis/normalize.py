@@ -10,11 +10,17 @@ Single objective (`normalization`):
     for tasks whose regret spans orders of magnitude (COCO-style). 0 still means optimal.
   A task where every run observed the same cost scores 0 for every optimizer (a tie, not NaN).
 
-Multi-objective: costs are scaled with the ideal and nadir points of the reference front (the
-true front where the task code provides one, else the non-dominated set of every eligible point
-any run of the task observed) to [0, 1] per objective. The hypervolume of a run's front is taken
-in that space against the reference point (1 + REF_OFFSET, ...) = (1.1, ...); the score is
-1 - HV / HV(reference front). IGD+ is reported against the true front where one is known.
+Multi-objective: the reference front is the true front where the task code provides one, else
+the non-dominated set of every eligible point any run of the task observed. Costs are scaled
+per objective to [0, 1] between the reference front's ideal point and (`mo_box`):
+  * ``observed`` (default): the worst value any run of the task observed (or the front's nadir
+    if larger), the multi-objective analogue of the single-objective y_worst, so that every run
+    that found anything has a positive hypervolume and runs stay distinguishable at small budgets;
+  * ``front``: the reference front's nadir (the textbook choice; at small budgets on hard
+    problems such as DTLZ1/3 no run reaches the box, everybody scores 1 and ties).
+The hypervolume of a run's front is taken in that space against the reference point
+(1 + REF_OFFSET, ...) = (1.1, ...); the score is 1 - HV / HV(reference front). IGD+ is reported
+against the true front, in the same scaling, where one is known.
 
 Multi-fidelity (`mf_policy`):
   * ``max_fidelity`` (default): only evaluations at the task's maximum fidelity count; a run has
@@ -36,6 +42,7 @@ from .tasks import TaskInfo, fidelity_is_max, true_front
 NORMALIZATIONS = ("regret", "minmax")
 MF_POLICIES = ("max_fidelity", "highest_per_config")
 X_AXES = ("budget", "wall_time", "virtual_time")
+MO_BOXES = ("observed", "front")
 REF_OFFSET = 0.1
 LOG_DELTA = 1e-8
 
@@ -49,10 +56,12 @@ class Options:
     mf_policy: str = "max_fidelity"
     grid_points: int = 50
     x_axis: str = "budget"
+    mo_box: str = "observed"
 
     def __post_init__(self) -> None:
         for name, value, accepted in (("normalization", self.normalization, NORMALIZATIONS),
-                                      ("mf_policy", self.mf_policy, MF_POLICIES), ("x_axis", self.x_axis, X_AXES)):
+                                      ("mf_policy", self.mf_policy, MF_POLICIES), ("x_axis", self.x_axis, X_AXES),
+                                      ("mo_box", self.mo_box, MO_BOXES)):
             if value not in accepted:
                 raise ValueError(f"unknown {name} {value!r}; accepted: {', '.join(accepted)}")
         if int(self.grid_points) < 2:
@@ -63,8 +72,9 @@ class Options:
                 "minmax": "min-max over all runs of each task"}[self.normalization]
         return (f"normalization: {norm}{', log10 scale' if self.log else ''}; multi-fidelity incumbent: "
                 f"{self.mf_policy.replace('_', ' ')}; x axis: {self.x_axis.replace('_', ' ')} "
-                f"({self.grid_points} grid points); multi-objective: 1 - HV/HV(reference front), "
-                f"objectives scaled by the reference front's ideal and nadir, reference point {1 + REF_OFFSET:g} per objective")
+                f"({self.grid_points} grid points); multi-objective: 1 - HV/HV(reference front), objectives scaled "
+                f"from the reference front's ideal to {'the worst observed value' if self.mo_box == 'observed' else 'its nadir'}, "
+                f"reference point {1 + REF_OFFSET:g} per objective")
 
 
 def eligible_mask(status: np.ndarray, fidelity: np.ndarray, info: TaskInfo, options: Options) -> np.ndarray:
@@ -150,7 +160,7 @@ class MultiObjectiveScale:
     true_front: np.ndarray | None  # normalized
 
     @classmethod
-    def fit(cls, info: TaskInfo, observed: np.ndarray) -> "MultiObjectiveScale":
+    def fit(cls, info: TaskInfo, observed: np.ndarray, box: str = "observed") -> "MultiObjectiveScale":
         m = info.n_objectives
         front = true_front(info.task_id)
         is_true = front is not None and front.shape[1] == m
@@ -160,6 +170,8 @@ class MultiObjectiveScale:
             ideal, nadir = np.zeros(m), np.ones(m)
         else:
             ideal, nadir = ref_front.min(axis=0), ref_front.max(axis=0)
+        if box == "observed" and len(observed):
+            nadir = np.maximum(nadir, observed.max(axis=0))
         span = np.where(nadir - ideal > 0, nadir - ideal, 1.0)
         scale = cls(ideal=ideal, nadir=ideal + span, hv_reference=1.0, front_is_true=is_true,
                     true_front=(ref_front - ideal) / span if is_true else None)

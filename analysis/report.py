@@ -24,7 +24,7 @@ import pandas as pd
 from . import figures as F
 from .anytime import Performance, compute
 from .gather import Gathered, gather, status_summary
-from .normalize import MF_POLICIES, NORMALIZATIONS, X_AXES, Options
+from .normalize import MF_POLICIES, MO_BOXES, NORMALIZATIONS, X_AXES, Options
 from .ranking import Ranking, final_table, per_task_best_and_markers, rank
 
 TYPE_ORDER = ("bb", "mf", "mo", "momf")
@@ -283,11 +283,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mf-policy", default="max_fidelity", choices=MF_POLICIES)
     parser.add_argument("--x-axis", default="budget", choices=X_AXES)
     parser.add_argument("--grid-points", type=int, default=50)
+    parser.add_argument("--mo-box", default="observed", choices=MO_BOXES,
+                        help="multi-objective scaling: up to the worst observed value (default) or the front's nadir")
 
 
 def options_from(args) -> Options:
     return Options(normalization=args.normalization, log=args.log, mf_policy=args.mf_policy, x_axis=args.x_axis,
-                   grid_points=args.grid_points)
+                   grid_points=args.grid_points, mo_box=args.mo_box)
 
 
 def main(argv: list[str] | None = None) -> int:

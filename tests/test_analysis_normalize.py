@@ -97,7 +97,7 @@ def test_hypervolume_hand_computed():
     """Empirical reference front {(0,1), (1,0)} (task code unknown): ideal (0,0), nadir (1,1),
     reference point (1.1, 1.1). HV of the two corners = 0.11 + 0.11 - 0.01 = 0.21; adding
     (0.5, 0.5) gives 0.05 + 0.30 + 0.11 = 0.46 by slabs along f1."""
-    scale = MultiObjectiveScale.fit(info(m=2), np.array([[0.0, 1.0], [1.0, 0.0]]))
+    scale = MultiObjectiveScale.fit(info(m=2), np.array([[0.0, 1.0], [1.0, 0.0]]))  # observed = front: same box
     assert not scale.front_is_true
     assert scale.hypervolume(np.array([[0.0, 1.0], [1.0, 0.0]])) == pytest.approx(0.21)
     assert scale.hypervolume(np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])) == pytest.approx(0.46)
@@ -107,17 +107,24 @@ def test_hypervolume_hand_computed():
     assert scale.score(np.zeros((0, 2))) == 1.0
 
 
-def test_normalization_uses_ideal_and_nadir():
-    """Front {(10, 30), (20, 10)}: ideal (10, 10), nadir (20, 30); (15, 20) maps to (0.5, 0.5)."""
-    scale = MultiObjectiveScale.fit(info(m=2), np.array([[10.0, 30.0], [20.0, 10.0], [25.0, 35.0]]))
-    assert scale.normalize(np.array([[15.0, 20.0]])) == pytest.approx(np.array([[0.5, 0.5]]))
+def test_normalization_uses_ideal_and_nadir_or_worst_observed():
+    """Front {(10, 30), (20, 10)}: ideal (10, 10), nadir (20, 30); (15, 20) maps to (0.5, 0.5). With
+    the default box the upper end is the worst observed value: (25, 35), so (15, 20) -> (1/3, 0.4)."""
+    observed = np.array([[10.0, 30.0], [20.0, 10.0], [25.0, 35.0]])
+    front_box = MultiObjectiveScale.fit(info(m=2), observed, box="front")
+    assert front_box.normalize(np.array([[15.0, 20.0]])) == pytest.approx(np.array([[0.5, 0.5]]))
+    observed_box = MultiObjectiveScale.fit(info(m=2), observed)
+    assert observed_box.normalize(np.array([[15.0, 20.0]])) == pytest.approx(np.array([[1 / 3, 0.4]]))
+    # a run that only found (25, 35) still has a positive hypervolume: (1.1 - 1)^2 in the normalized space
+    assert observed_box.hypervolume(np.array([[25.0, 35.0]])) == pytest.approx(0.01)
+    assert front_box.hypervolume(np.array([[25.0, 35.0]])) == 0.0
 
 
 def test_igd_plus_against_the_true_front():
     """zdt1's true front is f2 = 1 - sqrt(f1) on [0, 1]: the front itself has IGD+ 0 and a point
     dominated by everything is at least as far as its distance to the front's nearest point."""
     task = info(m=2, task_id="pymoo/zdt1_d5")
-    scale = MultiObjectiveScale.fit(task, np.array([[0.5, 0.9]]))
+    scale = MultiObjectiveScale.fit(task, np.array([[0.5, 0.9]]), box="front")
     assert scale.front_is_true
     f1 = np.linspace(0, 1, 50)
     front = np.column_stack([f1, 1 - np.sqrt(f1)])
