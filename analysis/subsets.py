@@ -189,11 +189,12 @@ def _header(cfg: dict, sel: Selection, which: str) -> str:
     return "".join(f"# {ln}\n" for ln in lines)
 
 
-def write_selection(cfg: dict, sel: Selection) -> list[Path]:
+def write_selection(cfg: dict, sel: Selection, directory: Path | None = None) -> list[Path]:
+    directory = directory or ROOT / "configs" / "taskset"
     paths = []
     for name, tasks, which in ((f"subset_{sel.task_type}_dev", sel.dev, "dev"), (f"subset_{sel.task_type}_test", sel.test, "test"),
                                (f"subset_{sel.task_type}", sel.dev, "= dev")):
-        path = ROOT / "configs" / "taskset" / f"{name}.yaml"
+        path = directory / f"{name}.yaml"
         path.write_text(_header(cfg, sel, which) + yaml.safe_dump({"tasks": tasks}, sort_keys=False))
         paths.append(path)
     return paths
