@@ -30,7 +30,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: subsets subset-data report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
+.PHONY: subsets subset-data baselines report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ subset-data: $(STAMP)  ## run the reference optimizers over every task (hours; r
 	$(PY) -m analysis.subsets tasksets
 	$(PY) -m analysis.subsets run $(if $(JOBS),--jobs $(JOBS))
 	$(PY) -m analysis.subsets collect
+
+baselines: $(STAMP)  ## reference optimizers on every dev/test subset, 5 seeds (reuses the full-set runs) -> baselines/<version>/
+	$(PY) -m analysis.baselines run $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m analysis.baselines collect
 
 export: $(STAMP)  ## runs in IOHprofiler or COCO format: make export RUNS=runs FORMAT=ioh|coco EXPORT=export
 	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -62,56 +63,91 @@ def write_full_tasksets(cfg: dict) -> list[Path]:
     return paths
 
 
-def _budget_groups(cfg: dict, task_ids: list[str]) -> dict[int | None, list[str]]:
-    """Tasks grouped by the budget they run with on the full set: min(own default, cap), where the
-    cap is the collection's entry in budget_caps or budget_cap (None: the task's own default)."""
+def budget_cap(cfg: dict, task_type: str, task_id: str) -> int | None:
+    """The full-set budget cap of a task: budget_caps' "<type>/<collection>" entry, else its
+    "<collection>" entry, else budget_cap (None: the task's own default budget)."""
     caps = cfg.get("budget_caps") or {}
+    collection = task_id.split("/")[0]
+    return caps.get(f"{task_type}/{collection}", caps.get(collection, cfg.get("budget_cap")))
+
+
+def _budget_groups(cfg: dict, task_type: str, task_ids: list[str]) -> dict[int | None, list[str]]:
+    """Tasks grouped by the budget they run with on the full set: min(own default, cap)."""
     groups: dict[int | None, list[str]] = defaultdict(list)
     for t in task_ids:
-        cap = caps.get(t.split("/")[0], cfg.get("budget_cap"))
+        cap = budget_cap(cfg, task_type, t)
         default = (registry.get_task(t).config.get("budget") or {}).get("n_trials")
         groups[None if cap is None or (default is not None and default <= cap) else int(cap)].append(t)
     return groups
 
 
-def run_full_set(cfg: dict, types: list[str], jobs: int | None, dry_run: bool = False) -> int:
-    """Launch the reference optimizers' studies (the study front end skips complete runs)."""
+def run_reference(cfg: dict, tasks: dict[str, list[str]], seeds: str, jobs: int | None, dry_run: bool = False) -> int:
+    """Run each type's reference optimizers on its tasks with the full-set budget caps, into the
+    full-set study (`<out>/<data_version>`; the study front end skips complete runs)."""
     rc = 0
-    sets = full_set(cfg)
-    for t in types:
+    for t, ids in tasks.items():
         for opt in cfg["types"][t]["reference"]:
-            for cap, ids in sorted(_budget_groups(cfg, sets[t]).items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
-                cmd = [sys.executable, "-m", "carps_like.study", "--optimizer", opt, "--task", ",".join(ids),
-                       "--seeds", str(cfg["seeds"]), "--out", cfg["out"], "--study", cfg["data_version"]]
+            for cap, group in sorted(_budget_groups(cfg, t, ids).items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
+                cmd = [sys.executable, "-m", "carps_like.study", "--optimizer", opt, "--task", ",".join(group),
+                       "--seeds", seeds, "--out", cfg["out"], "--study", cfg["data_version"]]
                 if cap is not None:
                     cmd += ["--n-trials", str(cap)]
                 if jobs:
                     cmd += ["--jobs", str(jobs)]
-                print(f"[subsets] {t}: {opt} on {len(ids)} tasks" + (f" (budget cap {cap})" if cap else ""), flush=True)
+                print(f"[subsets] {t}: {opt} on {len(group)} tasks, seeds {seeds}" + (f" (budget cap {cap})" if cap else ""),
+                      flush=True)
                 if not dry_run:
                     rc = max(rc, subprocess.call(cmd, cwd=ROOT))
     return rc
 
 
+def run_full_set(cfg: dict, types: list[str], jobs: int | None, dry_run: bool = False) -> int:
+    """The reference optimizers over every task of `types` (hours; resumable)."""
+    sets = full_set(cfg)
+    return run_reference(cfg, {t: sets[t] for t in types}, str(cfg["seeds"]), jobs, dry_run)
+
+
+def merge_by_task(shipped: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:
+    """Rows of `fresh` for every task it covers; `shipped` rows only for tasks `fresh` lacks.
+
+    Scores are normalized per task from all of that task's runs, so a task's rows must come from
+    one gather: a task is taken whole from one side, never mixed (so a run directory that holds
+    only part of a task's runs replaces all of its shipped rows)."""
+    if shipped is None or shipped.empty:
+        return fresh
+    kept = shipped[~shipped["task_id"].isin(set(fresh["task_id"]))]
+    return pd.concat([kept, fresh], ignore_index=True)
+
+
 def collect(cfg: dict, out: Path | None = None) -> Path:
     """Gather the full-set runs and keep one row per run: its final normalized score and raw final
-    values (zstd Parquet, a few hundred kB), plus a manifest with counts and the sha256."""
+    values (zstd Parquet, a few hundred kB), plus a manifest with counts and the sha256.
+
+    Tasks without runs in the run directory keep their rows from the existing file of the same
+    data version (`merge_by_task`), so the full set can be generated in several passes."""
     from .anytime import compute
     from .gather import gather
 
     runs_dir = ROOT / cfg["out"] / cfg["data_version"]
     g = gather([runs_dir], ROOT / cfg["out"] / f".{cfg['data_version']}-gather", progress=True)
     perf = compute(g)
-    final = perf.final[FINAL_COLUMNS].sort_values(["task_type", "task_id", "optimizer_id", "seed"]).reset_index(drop=True)
     out = out or DATA_DIR / f"{cfg['data_version']}.parquet"
+    shipped = pd.read_parquet(out) if out.exists() else None
+    final = merge_by_task(shipped, perf.final[FINAL_COLUMNS])
+    final = final.sort_values(["task_type", "task_id", "optimizer_id", "seed"]).reset_index(drop=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     final.to_parquet(out, compression="zstd", index=False)
-    statuses = g.runs["status"].value_counts().to_dict()
+    n_kept = 0 if shipped is None else int((~shipped["task_id"].isin(set(perf.final["task_id"]))).sum())
     manifest = {
         "data_version": cfg["data_version"], "file": out.name, "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
-        "runs": len(final), "run_statuses": statuses, "tasks": int(final["task_id"].nunique()),
+        "runs": len(final), "run_statuses": final["run_status"].value_counts().to_dict(),
+        "tasks": int(final["task_id"].nunique()),
+        "tasks_per_type": {t: int(n) for t, n in final.groupby("task_type")["task_id"].nunique().items()},
+        "last_collect": {"runs_gathered": int(len(perf.final)), "gather_statuses": g.runs["status"].value_counts().to_dict(),
+                         "rows_kept_from_previous_file": n_kept},
         "reference": {t: cfg["types"][t]["reference"] for t in cfg["types"]}, "seeds": cfg["seeds"],
-        "budget_caps": cfg.get("budget_caps") or {}, "normalization": perf.options.describe(),
+        "budget_cap": cfg.get("budget_cap"), "budget_caps": cfg.get("budget_caps") or {},
+        "normalization": perf.options.describe(),
         "regenerate": "make subset-data  (python -m analysis.subsets run && python -m analysis.subsets collect)",
     }
     out.with_suffix(".json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -129,17 +165,40 @@ def load_full_set_results(cfg: dict) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _mean_ranks(final: pd.DataFrame, task_type: str, tasks: list[str] | None) -> pd.Series:
+    from .ranking import per_task_ranks
+
+    f = final[final["task_type"] == task_type]
+    if tasks is not None:
+        f = f[f["task_id"].isin(tasks)]
+    return per_task_ranks(f).mean()
+
+
 def ranking_agreement(final: pd.DataFrame, task_type: str, tasks: list[str]) -> float:
     """Kendall tau between the reference optimizers' mean-rank order on `tasks` and on the full set."""
     from scipy.stats import kendalltau
 
-    from .ranking import per_task_ranks
-
-    f = final[final["task_type"] == task_type]
-    full = per_task_ranks(f).mean()
-    sub = per_task_ranks(f[f["task_id"].isin(tasks)]).mean().reindex(full.index)
+    full = _mean_ranks(final, task_type, None)
+    sub = _mean_ranks(final, task_type, tasks).reindex(full.index)
     tau = kendalltau(full.to_numpy(), sub.to_numpy()).statistic
     return float(tau) if tau == tau else 1.0  # all tied on both: perfect agreement
+
+
+def rank_gap(final: pd.DataFrame, task_type: str, tasks: list[str]) -> float:
+    """Largest |mean rank on `tasks` - mean rank on the full set| over the reference optimizers:
+    finer than tau, which has only four values for three optimizers."""
+    full = _mean_ranks(final, task_type, None)
+    sub = _mean_ranks(final, task_type, tasks).reindex(full.index)
+    return float((sub - full).abs().max())
+
+
+def random_subset_discrepancy(points, k: int, seed: int, n_draws: int = 200) -> float:
+    """Median exact discrepancy of `n_draws` random k-subsets: what picking tasks blindly gives."""
+    from .star_discrepancy import star_discrepancy_value
+
+    rng = np.random.default_rng(seed)
+    return float(np.median([star_discrepancy_value(points[rng.choice(len(points), k, replace=False)])
+                            for _ in range(n_draws)]))
 
 
 @dataclass
@@ -155,6 +214,9 @@ class Selection:
     n_candidates: int
     excluded: dict[str, str]
     evaluations: int
+    gap_dev: float
+    gap_test: float
+    random_median: float
 
 
 def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = None) -> Selection:
@@ -171,7 +233,9 @@ def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = 
     test = sorted(emb.task_ids[i] for i in res.test.indices)
     return Selection(task_type, k, dev, test, float(res.dev.discrepancy), float(res.test.discrepancy),
                      ranking_agreement(final, task_type, dev), ranking_agreement(final, task_type, test),
-                     len(emb.task_ids), emb.excluded, int(res.evaluations))
+                     len(emb.task_ids), emb.excluded, int(res.evaluations),
+                     rank_gap(final, task_type, dev), rank_gap(final, task_type, test),
+                     random_subset_discrepancy(emb.points, k, int(cfg["search_seed"])))
 
 
 def _header(cfg: dict, sel: Selection, which: str) -> str:
@@ -183,8 +247,10 @@ def _header(cfg: dict, sel: Selection, which: str) -> str:
         f"data version: {cfg['data_version']}; reference optimizers: {', '.join(spec['reference'])}; "
         f"k = {sel.k} of {sel.n_candidates} embedded tasks ({len(sel.excluded)} excluded: a reference optimizer has no usable run)",
         f"star discrepancy: dev {sel.dev_discrepancy:.4f}, test {sel.test_discrepancy:.4f} "
-        f"(search seed {cfg['search_seed']}, {sel.evaluations} exact evaluations)",
-        f"Kendall tau of the reference optimizers' mean-rank order vs the full set: dev {sel.tau_dev:.3f}, test {sel.tau_test:.3f}",
+        f"(search seed {cfg['search_seed']}, {sel.evaluations} exact evaluations; median of 200 random {sel.k}-subsets "
+        f"{sel.random_median:.4f})",
+        f"Kendall tau of the reference optimizers' mean-rank order vs the full set: dev {sel.tau_dev:.3f}, test {sel.tau_test:.3f}; "
+        f"largest mean-rank difference: dev {sel.gap_dev:.3f}, test {sel.gap_test:.3f}",
     ]
     return "".join(f"# {ln}\n" for ln in lines)
 
@@ -212,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     p_sel = sub.add_parser("select", help="shipped full-set data -> configs/taskset/subset_<type>{,_dev,_test}.yaml")
     p_sel.add_argument("--types", default=",".join(TYPES))
     p_sel.add_argument("--sweep-k", default=None, help="comma list of k: print discrepancy and tau per k, write nothing")
+    p_sel.add_argument("--out-dir", type=Path, default=None, help="write the subset files here (default configs/taskset)")
     args = parser.parse_args(argv)
     cfg = load_config()
     if args.command == "tasksets":
@@ -237,10 +304,12 @@ def main(argv: list[str] | None = None) -> int:
                 for k in ([int(x) for x in args.sweep_k.split(",")] if args.sweep_k else [None]):
                     sel = select_type(cfg, final, t, k)
                     print(f"{t}: k={sel.k} of {sel.n_candidates}: discrepancy dev {sel.dev_discrepancy:.4f} test "
-                          f"{sel.test_discrepancy:.4f}; Kendall tau dev {sel.tau_dev:.3f} test {sel.tau_test:.3f}", flush=True)
+                          f"{sel.test_discrepancy:.4f} (random subsets {sel.random_median:.4f}); Kendall tau dev "
+                          f"{sel.tau_dev:.3f} test {sel.tau_test:.3f}; rank gap dev {sel.gap_dev:.3f} test {sel.gap_test:.3f}",
+                          flush=True)
                     if not args.sweep_k:
-                        for p in write_selection(cfg, sel):
-                            print(f"  wrote {p.relative_to(ROOT)}")
+                        for p in write_selection(cfg, sel, args.out_dir):
+                            print(f"  wrote {p}")
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -1,0 +1,74 @@
+"""Full-set collection in passes and the shipped baselines, on real small runs (run_cell)."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis import baselines
+from analysis.gather import gather
+from analysis.subsets import budget_cap, collect, merge_by_task
+from analysis_runs import make_runs
+
+REF = ["randomsearch", "optuna", "ng_de"]
+
+
+def _cfg(out):
+    return {"out": str(out), "data_version": "test-v0", "seeds": 2, "baseline_seeds": 2,
+            "types": {"bb": {"reference": REF, "k": 1}}}
+
+
+def test_budget_cap_prefers_type_then_collection_then_default():
+    cfg = {"budget_cap": 100, "budget_caps": {"sklearn": 20, "mf/sklearn": 10}}
+    assert budget_cap(cfg, "mf", "sklearn/rf_iris_mf") == 10
+    assert budget_cap(cfg, "bb", "sklearn/rf_iris_bb") == 20
+    assert budget_cap(cfg, "bb", "bbob/f1_d2_i1") == 100
+    assert budget_cap({}, "bb", "bbob/f1_d2_i1") is None
+
+
+def test_merge_takes_each_task_whole_from_one_side():
+    shipped = pd.DataFrame({"task_id": ["A", "A", "B", "B"], "optimizer_id": ["a", "b", "a", "b"], "score": [1, 2, 3, 4]})
+    fresh = pd.DataFrame({"task_id": ["B", "C"], "optimizer_id": ["a", "a"], "score": [30, 50]})
+    merged = merge_by_task(shipped, fresh).sort_values(["task_id", "optimizer_id"])
+    assert merged[["task_id", "optimizer_id", "score"]].values.tolist() == [["A", "a", 1], ["A", "b", 2], ["B", "a", 30],
+                                                                            ["C", "a", 50]]
+    assert merge_by_task(None, fresh).equals(fresh)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    make_runs(out, study="test-v0", plan={"bb": (REF, ["toy/bb", "bbob/f1_d2_i1"])})
+    return out
+
+
+def test_collect_in_passes_keeps_tasks_not_rerun(runs, tmp_path):
+    data = tmp_path / "test-v0.parquet"
+    first = pd.read_parquet(collect(_cfg(runs), out=data))
+    assert len(first) == 2 * len(REF) * 2 and first["score"].notna().all()
+    manifest = json.loads(data.with_suffix(".json").read_text())
+    assert manifest["runs"] == 12 and manifest["tasks_per_type"] == {"bb": 2}
+    # a second pass whose run directory holds only one task keeps the other task's rows
+    second_runs = tmp_path / "second"
+    make_runs(second_runs, study="test-v0", plan={"bb": (REF, ["toy/bb"])})
+    merged = pd.read_parquet(collect(_cfg(second_runs), out=data))
+    pd.testing.assert_frame_equal(merged, first)  # same seeds, same runs: the same rows back
+    assert json.loads(data.with_suffix(".json").read_text())["last_collect"]["rows_kept_from_previous_file"] == 6
+
+
+def test_baselines_are_relative_complete_and_gatherable(runs, tmp_path):
+    cfg = _cfg(runs)
+    out = baselines.collect(cfg, tasks={"bb": ["bbob/f1_d2_i1"]}, out=tmp_path / "b")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["runs"] == len(REF) * 2 and manifest["budget_n_trials"] == {"bbob/f1_d2_i1": 8}
+    g = gather([out])
+    assert set(g.runs["task_id"]) == {"bbob/f1_d2_i1"} and set(g.runs["optimizer_id"]) == set(REF)
+    assert not g.runs["run_key"].str.startswith("/").any() and set(g.trials["run_key"]) == set(g.runs["run_key"])
+    assert (g.runs["status"] == "complete").all() and len(g.trials) == len(REF) * 2 * 8
+
+
+def test_baselines_refuse_missing_runs(runs, tmp_path):
+    cfg = dict(_cfg(runs), baseline_seeds=3)  # seed 3 was never run
+    with pytest.raises(ValueError, match="baselines need 18 finished runs, found 12"):
+        baselines.collect(cfg, tasks={"bb": ["toy/bb", "bbob/f1_d2_i1"]}, out=tmp_path / "b")
