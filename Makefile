@@ -25,12 +25,19 @@ TABLES   ?= tables
 TASKSET  ?=
 FORMAT   ?= ioh
 EXPORT   ?= export
+TYPES    ?=
+BASELINES ?=
+FAIL_IF_WORSE_THAN ?=
+COMPARE  ?= compare
+BASE     ?= origin/main
+# make compare defaults to 3 seeds unless SEEDS is given on the command line or in the environment
+COMPARE_SEEDS = $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),3)
 
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: subsets subset-data baselines report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
+.PHONY: subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +75,14 @@ subset-data: $(STAMP)  ## run the reference optimizers over every task (hours; r
 baselines: $(STAMP)  ## reference optimizers on every dev/test subset, 5 seeds (reuses the full-set runs) -> baselines/<version>/
 	$(PY) -m analysis.baselines run $(if $(JOBS),--jobs $(JOBS))
 	$(PY) -m analysis.baselines collect
+
+compare: $(STAMP)  ## conformance + dev-subset runs + report vs the shipped baselines: make compare OPT=myopt [TYPES=bb,mf] [SEEDS=3] [FAIL_IF_WORSE_THAN=randomsearch]
+	$(PY) -m analysis.compare '$(OPT)' --seeds '$(COMPARE_SEEDS)' --out '$(COMPARE)' --runs '$(OUT)' \
+	  $(if $(TYPES),--types '$(TYPES)') $(if $(BASELINES),--baselines '$(BASELINES)') \
+	  $(if $(FAIL_IF_WORSE_THAN),--fail-if-worse-than '$(FAIL_IF_WORSE_THAN)') $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
+
+changed-optimizers: $(STAMP)  ## optimizer configs changed since BASE (=origin/main), for the CI compare job
+	@$(PY) -m analysis.changed_optimizers '$(BASE)'
 
 export: $(STAMP)  ## runs in IOHprofiler or COCO format: make export RUNS=runs FORMAT=ioh|coco EXPORT=export
 	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'

@@ -469,3 +469,11 @@ def select_dev_test(points, k: int, seed: int = 0, budget: int = 4000, exclude=(
     run = _search(pts, k, seed, budget, free, 2)
     dev, test = run.subs
     return DevTestResult(_result(dev, run.evals), _result(test, run.evals), run.evals)
+
+
+def select_dev_then_test(points, k: int, seed: int = 0, budget: int = 4000, exclude=()) -> DevTestResult:
+    """The sequential mode (what CARP-S does): dev first with half the budget, then test from the
+    remaining points with the other half. Kept for comparison: the test subset gets the leftovers."""
+    dev = select(points, k, seed=seed, budget=budget // 2, exclude=exclude)
+    test = select(points, k, seed=seed, budget=budget - budget // 2, exclude=np.union1d(np.asarray(exclude, int), dev.indices))
+    return DevTestResult(dev, test, dev.evaluations + test.evaluations)

@@ -221,14 +221,18 @@ class Selection:
 
 def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = None) -> Selection:
     from .embedding import embed
-    from .subset_search import select_dev_test
+    from .subset_search import select_dev_test, select_dev_then_test
 
+    modes = {"joint": select_dev_test, "sequential": select_dev_then_test}
+    mode = cfg.get("search_mode", "joint")
+    if mode not in modes:
+        raise ValueError(f"search_mode {mode!r}; accepted: {', '.join(modes)}")
     spec = cfg["types"][task_type]
     k = int(k or spec["k"])
     emb = embed(final, task_type, spec["reference"])
     if len(emb.task_ids) < 2 * k:
         raise ValueError(f"{task_type}: {len(emb.task_ids)} embedded tasks cannot give two disjoint subsets of {k}")
-    res = select_dev_test(emb.points, k, seed=int(cfg["search_seed"]), budget=int(cfg["search_budget"]))
+    res = modes[mode](emb.points, k, seed=int(cfg["search_seed"]), budget=int(cfg["search_budget"]))
     dev = sorted(emb.task_ids[i] for i in res.dev.indices)
     test = sorted(emb.task_ids[i] for i in res.test.indices)
     return Selection(task_type, k, dev, test, float(res.dev.discrepancy), float(res.test.discrepancy),
@@ -247,7 +251,7 @@ def _header(cfg: dict, sel: Selection, which: str) -> str:
         f"data version: {cfg['data_version']}; reference optimizers: {', '.join(spec['reference'])}; "
         f"k = {sel.k} of {sel.n_candidates} embedded tasks ({len(sel.excluded)} excluded: a reference optimizer has no usable run)",
         f"star discrepancy: dev {sel.dev_discrepancy:.4f}, test {sel.test_discrepancy:.4f} "
-        f"(search seed {cfg['search_seed']}, {sel.evaluations} exact evaluations; median of 200 random {sel.k}-subsets "
+        f"({cfg.get('search_mode', 'joint')} search, seed {cfg['search_seed']}, {sel.evaluations} exact evaluations; median of 200 random {sel.k}-subsets "
         f"{sel.random_median:.4f})",
         f"Kendall tau of the reference optimizers' mean-rank order vs the full set: dev {sel.tau_dev:.3f}, test {sel.tau_test:.3f}; "
         f"largest mean-rank difference: dev {sel.gap_dev:.3f}, test {sel.gap_test:.3f}",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.star_discrepancy import star_discrepancy
-from analysis.subset_search import select, select_dev_test
+from analysis.subset_search import select, select_dev_test, select_dev_then_test
 
 
 def uniform(n, d, seed=0):
@@ -97,7 +97,8 @@ def test_dev_test_is_balanced_where_sequential_starves_test():
     pts = uniform(50, 3, seed=7)
     k, budget = 20, 600
     joint = select_dev_test(pts, k, seed=0, budget=budget)
-    dev = select(pts, k, seed=0, budget=budget // 2)
-    test = select(pts, k, seed=0, budget=budget // 2, exclude=dev.indices)
+    seq = select_dev_then_test(pts, k, seed=0, budget=budget)
+    dev, test = seq.dev, seq.test
+    assert not set(dev.indices) & set(test.indices) and seq.evaluations <= budget
     assert joint.worst < max(dev.discrepancy, test.discrepancy)
     assert abs(joint.dev.discrepancy - joint.test.discrepancy) < abs(dev.discrepancy - test.discrepancy)
