@@ -119,6 +119,19 @@ def merge_by_task(shipped: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataF
     return pd.concat([kept, fresh], ignore_index=True)
 
 
+def full_set_runs(cfg: dict, g):
+    """Only the full-set runs of a gather: reference optimizers of the run's type, seeds 1..seeds.
+    The same study also holds the baselines' extra seeds (`make baselines`), which must not enter
+    the full-set normalization."""
+    from .gather import Gathered
+
+    refs = {(t, o) for t, spec in cfg["types"].items() for o in spec["reference"]}
+    runs = g.runs
+    keep = [(t, o) in refs for t, o in zip(runs["task_type"], runs["optimizer_id"])]
+    runs = runs[pd.Series(keep, index=runs.index) & runs["seed"].between(1, int(cfg["seeds"]))]
+    return Gathered(trials=g.trials[g.trials["run_key"].isin(set(runs["run_key"]))], runs=runs)
+
+
 def collect(cfg: dict, out: Path | None = None) -> Path:
     """Gather the full-set runs and keep one row per run: its final normalized score and raw final
     values (zstd Parquet, a few hundred kB), plus a manifest with counts and the sha256.
@@ -129,7 +142,7 @@ def collect(cfg: dict, out: Path | None = None) -> Path:
     from .gather import gather
 
     runs_dir = ROOT / cfg["out"] / cfg["data_version"]
-    g = gather([runs_dir], ROOT / cfg["out"] / f".{cfg['data_version']}-gather", progress=True)
+    g = full_set_runs(cfg, gather([runs_dir], ROOT / cfg["out"] / f".{cfg['data_version']}-gather", progress=True))
     perf = compute(g)
     out = out or DATA_DIR / f"{cfg['data_version']}.parquet"
     shipped = pd.read_parquet(out) if out.exists() else None

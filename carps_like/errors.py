@@ -13,6 +13,9 @@ class IncompatibleError(UserError):
     """The optimizer does not support the task (type, conditional space, ...)."""
 
 
+MAX_LISTED = 40
+
+
 def unknown_name(kind: str, name: str, valid: Iterable[str], list_command: str) -> UserError:
     """Build the one-line error for an unknown name, naming the closest valid ones."""
     valid = sorted(valid)
@@ -20,4 +23,6 @@ def unknown_name(kind: str, name: str, valid: Iterable[str], list_command: str) 
     if not close:
         close = [v for v in valid if name.lower() in v.lower()][:5]
     hint = f"; closest: {', '.join(close)}" if close else ""
+    if len(valid) <= MAX_LISTED:  # few enough to name them all (optimizers); tasks number in the thousands
+        return UserError(f"unknown {kind} {name!r}{hint}. Valid: {', '.join(valid)} (details: `{list_command}`).")
     return UserError(f"unknown {kind} {name!r}{hint}. List all with `{list_command}` ({len(valid)} known).")

@@ -51,3 +51,25 @@ def random_search_run(spec, n_trials: int, seed: int = 1):
     assert all(r["status"] == "SUCCESS" for r in result.rows)
     assert result.virtual_time == pytest.approx(sum(r["virtual_time"] for r in result.rows))
     return task, result
+
+
+def copy_repository(dest, names, files: dict[str, str] | None = None) -> dict:
+    """Copy parts of the repository (code, configs; never .venv) into `dest`, add `files` (path ->
+    text, none may clash with a shipped file), and return the environment to run commands there."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    repo, dest = Path(__file__).resolve().parents[1], Path(dest)
+    for name in names:
+        src = repo / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+        else:
+            shutil.copy2(src, dest / name)
+    for path, text in (files or {}).items():
+        assert not (dest / path).exists(), f"{path} clashes with a shipped file"
+        (dest / path).write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(dest), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    env.pop("CARPS_LIKE_CONFIGS", None)
+    return env

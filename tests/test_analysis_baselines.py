@@ -72,3 +72,9 @@ def test_baselines_refuse_missing_runs(runs, tmp_path):
     cfg = dict(_cfg(runs), baseline_seeds=3)  # seed 3 was never run
     with pytest.raises(ValueError, match="baselines need 18 finished runs, found 12"):
         baselines.collect(cfg, tasks={"bb": ["toy/bb", "bbob/f1_d2_i1"]}, out=tmp_path / "b")
+
+
+def test_collect_ignores_the_baselines_extra_seeds_and_other_optimizers(runs, tmp_path):
+    cfg = dict(_cfg(runs), seeds=1, types={"bb": {"reference": REF[:2], "k": 1}})
+    final = pd.read_parquet(collect(cfg, out=tmp_path / "d.parquet"))
+    assert set(final["seed"]) == {1} and set(final["optimizer_id"]) == set(REF[:2]) and len(final) == 4

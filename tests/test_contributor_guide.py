@@ -6,12 +6,12 @@ suite and a `carps_like.run` job on the new optimizer there.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from helpers import copy_repository
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "adding-an-optimizer.md"
@@ -32,18 +32,7 @@ def guide_files() -> dict[str, str]:
 def test_guide_example_passes_the_conformance_suite(tmp_path):
     files = guide_files()
     assert set(files) == {"optimizers/local_search.py", "configs/optimizer/local_search.yaml"}
-    for name in COPIED:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-        else:
-            shutil.copy2(src, tmp_path / name)
-    for path, text in files.items():
-        assert not (tmp_path / path).exists(), f"the guide's example {path} clashes with a shipped file"
-        (tmp_path / path).write_text(text)
-
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    env.pop("CARPS_LIKE_CONFIGS", None)
+    env = copy_repository(tmp_path, COPIED, files)
     suite = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/conformance",
                             "--optimizer", "local_search"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-3000:]

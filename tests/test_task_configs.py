@@ -48,11 +48,12 @@ def test_tasksets_name_existing_tasks(name):
         registry.get_task(tid)
 
 
-@pytest.mark.parametrize("name,task_type", [("subset_bb", "bb"), ("subset_mf", "mf"), ("subset_mo", "mo"), ("subset_momf", "momf")])
-def test_provisional_subsets_hold_one_task_type(name, task_type):
-    members = registry.tasksets()[name]["tasks"]
-    assert 8 <= len(members) <= 12
-    assert {registry.get_task(t).metadata["type"] for t in members} == {task_type}
+@pytest.mark.parametrize("task_type", ["bb", "mf", "mo", "momf"])
+def test_subsets_hold_one_task_type_and_dev_is_the_default(task_type):
+    sets = registry.tasksets()
+    dev, test = sets[f"subset_{task_type}_dev"]["tasks"], sets[f"subset_{task_type}_test"]["tasks"]
+    assert sets[f"subset_{task_type}"]["tasks"] == dev and 10 <= len(dev) == len(test) <= 30
+    assert {registry.get_task(t).metadata["type"] for t in dev + test} == {task_type} and not set(dev) & set(test)
 
 
 def _one_task_per_collection_and_type():

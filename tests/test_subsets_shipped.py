@@ -1,0 +1,82 @@
+"""The shipped full-set data, subset files and baselines belong together (issue 7's "done when")."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from analysis import baselines
+from analysis.gather import gather
+from analysis.subsets import DATA_DIR, ROOT, full_set, load_config, load_full_set_results, main
+
+CFG = load_config()
+TYPES = list(CFG["types"])
+
+
+def test_full_set_data_covers_every_task_it_can():
+    final = load_full_set_results(CFG)  # also checks the sha256 against the manifest
+    assert final["run_status"].eq("complete").all()
+    from carps_like import registry
+
+    for t, ids in full_set(CFG).items():
+        got = final[final["task_type"] == t]
+        counts = got.groupby(["task_id", "optimizer_id"]).size()
+        needs_gpu = {i for i in ids if "cuda" in registry.get_task(i).requires}
+        assert set(got["task_id"]) == set(ids) - needs_gpu, t
+        assert set(got["optimizer_id"]) == set(CFG["types"][t]["reference"]), t
+        assert (counts == CFG["seeds"]).all() and len(counts) == len(set(ids) - needs_gpu) * 3, t
+    manifest = json.loads((DATA_DIR / f"{CFG['data_version']}.json").read_text())
+    assert manifest["reference"] == {t: CFG["types"][t]["reference"] for t in TYPES}
+    assert manifest["budget_caps"] == CFG["budget_caps"] and manifest["budget_cap"] == CFG["budget_cap"]
+
+
+def test_make_subsets_regenerates_the_shipped_files_byte_for_byte(tmp_path, capsys):
+    assert main(["select", "--out-dir", str(tmp_path)]) == 0
+    for t in TYPES:
+        for name in (f"subset_{t}", f"subset_{t}_dev", f"subset_{t}_test"):
+            shipped = ROOT / "configs" / "taskset" / f"{name}.yaml"
+            assert (tmp_path / f"{name}.yaml").read_bytes() == shipped.read_bytes(), name
+        dev = yaml.safe_load((tmp_path / f"subset_{t}_dev.yaml").read_text())["tasks"]
+        test = yaml.safe_load((tmp_path / f"subset_{t}_test.yaml").read_text())["tasks"]
+        assert len(dev) == len(test) == CFG["types"][t]["k"] and not set(dev) & set(test)
+
+
+def test_shipped_baselines_match_the_subsets_and_budgets():
+    assert baselines.check(CFG) == []
+    g = gather([baselines.baseline_dir(CFG)])
+    tasks = baselines.subset_tasks(CFG)
+    runs = g.runs
+    assert (runs["status"] == "complete").all()
+    assert len(runs) == sum(len(ids) for ids in tasks.values()) * 3 * CFG["baseline_seeds"]
+    assert sorted(runs["seed"].unique()) == list(range(1, CFG["baseline_seeds"] + 1))
+    # seeds 1..3 are the full-set runs themselves: the same raw final costs come back (scores
+    # differ: a task's normalization uses all of its runs, 5 seeds here and 3 there)
+    from analysis.anytime import compute
+
+    key = ["task_id", "optimizer_id", "seed"]
+    final = compute(g).final.set_index(key)
+    full = load_full_set_results(CFG).set_index(key)
+    common = final.index.intersection(full.index)
+    assert len(common) == len(runs) * CFG["seeds"] // CFG["baseline_seeds"]
+    assert final.loc[common, "score"].notna().all()
+    single = final.loc[common, "final_cost"].notna()
+    assert single.any()
+    pd.testing.assert_series_equal(final.loc[common, "final_cost"][single], full.loc[common, "final_cost"][single])
+    # budgets: what the full set ran with (the caps of configs/subsets.yaml)
+    from analysis.subsets import budget_cap
+    from carps_like import registry
+
+    for (task_type, task_id), b in runs.groupby(["task_type", "task_id"])["budget_n_trials"]:
+        default = (registry.get_task(task_id).config.get("budget") or {}).get("n_trials")
+        cap = budget_cap(CFG, task_type, task_id)
+        assert set(b) == {min(default, cap) if cap is not None else default}, task_id
+
+
+@pytest.mark.parametrize("t", TYPES)
+def test_subset_headers_record_the_method(t):
+    text = (ROOT / "configs" / "taskset" / f"subset_{t}_dev.yaml").read_text()
+    spec = CFG["types"][t]
+    assert f"data version: {CFG['data_version']}" in text and ", ".join(spec["reference"]) in text
+    assert f"k = {spec['k']}" in text and "star discrepancy: dev" in text and "Kendall tau" in text
