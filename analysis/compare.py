@@ -101,7 +101,7 @@ def study_name(cfg: dict) -> str:
 
 
 def run_optimizer(cfg: dict, optimizer: str, tasks: dict[str, list[str]], seeds: list[int], runs_root: Path,
-                  jobs: int | None) -> int:
+                  jobs: int | None, redo: bool = False) -> int:
     """The optimizer on the dev tasks with the baselines' budgets (one study call per budget cap)."""
     rc = 0
     for t, ids in tasks.items():
@@ -112,6 +112,8 @@ def run_optimizer(cfg: dict, optimizer: str, tasks: dict[str, list[str]], seeds:
                 cmd += ["--n-trials", str(cap)]
             if jobs:
                 cmd += ["--jobs", str(jobs)]
+            if redo:
+                cmd.append("--redo")
             print(f"[compare] {t}: {optimizer} on {len(group)} dev tasks x {len(seeds)} seeds"
                   + (f" (budget cap {cap})" if cap else ""), flush=True)
             rc = max(rc, subprocess.call(cmd, cwd=ROOT))
@@ -248,9 +250,12 @@ def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeCompariso
                "worse than": ", ".join(p.baseline for p in c.pairs if p.verdict == "worse") or "-"}
         overview.append(row)
     doc.h(2, "Summary")
-    doc.table(pd.DataFrame(overview).set_index("task type"),
-              f"Per type: the new optimizer's mean rank among all, and the baselines it is significantly better or worse "
-              f"than (Wilcoxon signed-rank over tasks, Holm-adjusted over the baselines, alpha {ALPHA}).")
+    if not overview:
+        doc.p(f"No comparison: {optimizer} has no scored result on any dev task (see the failed runs above).")
+    else:
+        doc.table(pd.DataFrame(overview).set_index("task type"),
+                  f"Per type: the new optimizer's mean rank among all, and the baselines it is significantly better or "
+                  f"worse than (Wilcoxon signed-rank over tasks, Holm-adjusted over the baselines, alpha {ALPHA}).")
     colors = F.palette(sorted({o for c in comparisons.values() for o in c.ranking.optimizers}))
     for t, c in comparisons.items():
         r = c.ranking
@@ -346,12 +351,17 @@ def analyse(cfg: dict, optimizer: str, tasks: dict[str, list[str]], seeds: list[
     run_problems += [f"{task} seed {s}: no run" for task, s in missing]
     from .gather import Gathered
 
-    both = Gathered(trials=pd.concat([_gathered_subset(new, new_runs).trials, _gathered_subset(base, base_runs).trials],
-                                     ignore_index=True),
-                    runs=pd.concat([_gathered_subset(new, new_runs).runs, _gathered_subset(base, base_runs).runs],
-                                   ignore_index=True))
+    parts = [_gathered_subset(new, new_runs), _gathered_subset(base, base_runs)]
+    both = Gathered(trials=pd.concat([p.trials for p in parts], ignore_index=True),
+                    runs=pd.concat([p.runs for p in parts], ignore_index=True))
     perf = compute(both, None, sorted(all_tasks))
-    comparisons = {t: compare_type(perf.final, t, optimizer) for t in tasks if (perf.final["task_type"] == t).any()}
+    comparisons = {}
+    for t in tasks:
+        of_type = perf.final[perf.final["task_type"] == t]
+        if not of_type.empty and of_type.loc[of_type["optimizer_id"] == optimizer, "score"].notna().any():
+            comparisons[t] = compare_type(perf.final, t, optimizer)
+        elif not of_type.empty:
+            run_problems.append(f"{t}: {optimizer} recorded no scored trial on any dev task, nothing to compare")
     header = [f"Dev subsets of data version {cfg['data_version']} (configs/taskset/subset_<type>_dev.yaml); seeds "
               f"{', '.join(map(str, seeds))} for every optimizer; budgets as the baselines (configs/subsets.yaml caps). "
               f"Baselines: shipped runs in {B.baseline_dir(cfg).relative_to(ROOT)}; new runs in {study_dir}.",
@@ -405,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("compare"))
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="where the new runs go")
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--redo", action="store_true",
+                        help="run finished runs again (after changing the optimizer; old results go to attempts/)")
     parser.add_argument("--skip-conformance", action="store_true", help="(debugging) do not run the conformance suite")
     args = parser.parse_args(argv)
     cfg = load_config(CONFIG)
@@ -424,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[compare] FAILED: {args.optimizer} does not pass the conformance suite (output above); "
                   f"fix it first (`make check-optimizer OPT={args.optimizer}`)", file=sys.stderr)
             return 1
-        run_rc = run_optimizer(cfg, args.optimizer, tasks, seeds, runs_root, args.jobs)
+        run_rc = run_optimizer(cfg, args.optimizer, tasks, seeds, runs_root, args.jobs, args.redo)
         comparisons, index, run_problems = analyse(cfg, args.optimizer, tasks, seeds, runs_root, _csv(args.baselines),
                                                    out, skipped)
         failures = threshold_failures(comparisons, _csv(args.fail_if_worse_than) or [], args.optimizer)

@@ -255,6 +255,18 @@ def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = 
                      random_subset_discrepancy(emb.points, k, int(cfg["search_seed"])))
 
 
+BEHAVIOUR = {"bb": "uniform / TPE / CMA-ES", "mf": "uniform at full fidelity / DE in Hyperband brackets / TPE + Hyperband",
+             "mo": "uniform / NSGA-II / MOTPE", "momf": "uniform / NSGA-II / MOTPE, the latter two at full fidelity"}
+
+
+def markdown_row(cfg: dict, sel: Selection) -> str:
+    """One row of the README's subset table."""
+    refs = ", ".join(f"`{o}`" for o in cfg["types"][sel.task_type]["reference"])
+    return (f"| {sel.task_type} | {refs} ({BEHAVIOUR.get(sel.task_type, '')}) | {sel.n_candidates} | {sel.k} | "
+            f"{sel.dev_discrepancy:.4f} / {sel.test_discrepancy:.4f} | {sel.random_median:.4f} | {sel.tau_dev:.2f} / "
+            f"{sel.tau_test:.2f} | {sel.gap_dev:.3f} / {sel.gap_test:.3f} |")
+
+
 def _header(cfg: dict, sel: Selection, which: str) -> str:
     spec = cfg["types"][sel.task_type]
     lines = [
@@ -296,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     p_sel.add_argument("--types", default=",".join(TYPES))
     p_sel.add_argument("--sweep-k", default=None, help="comma list of k: print discrepancy and tau per k, write nothing")
     p_sel.add_argument("--out-dir", type=Path, default=None, help="write the subset files here (default configs/taskset)")
+    p_sel.add_argument("--markdown", action="store_true", help="also print the README's table rows")
     args = parser.parse_args(argv)
     cfg = load_config()
     if args.command == "tasksets":
@@ -315,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "select":
         try:
             final = load_full_set_results(cfg)
+            rows: list[str] = []
             for t in [t.strip() for t in args.types.split(",") if t.strip()]:
                 if t not in cfg["types"]:
                     raise ValueError(f"unknown task type {t!r}; accepted: {', '.join(cfg['types'])}")
@@ -327,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
                     if not args.sweep_k:
                         for p in write_selection(cfg, sel, args.out_dir):
                             print(f"  wrote {p}")
+                    if args.markdown:
+                        rows.append(markdown_row(cfg, sel))
+            for row in rows:
+                print(row)
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
