@@ -11,6 +11,7 @@ OPT      ?= randomsearch
 TASK     ?= subset_bb
 SEEDS    ?= 5
 JOBS     ?=
+LAUNCHER ?=
 OUT      ?= runs
 STUDY    ?= default
 N_TRIALS ?=
@@ -30,6 +31,8 @@ BASELINES ?=
 FAIL_IF_WORSE_THAN ?=
 COMPARE  ?= compare
 BASE     ?= origin/main
+QUEUE    ?=
+WORKERS  ?= 1
 # make compare defaults to 3 seeds unless SEEDS is given on the command line or in the environment
 COMPARE_SEEDS = $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),3)
 
@@ -37,7 +40,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
+.PHONY: queue worker queue-status queue-retry perf-queue subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,7 +59,7 @@ install: $(STAMP)  ## create .venv from requirements.lock (idempotent)
 run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make run OPT=smac TASK=subset_bb
 	$(PY) -m carps_like.study --optimizer '$(OPT)' --task '$(TASK)' --seeds '$(SEEDS)' --out '$(OUT)' --study '$(STUDY)' \
 	  $(if $(JOBS),--jobs $(JOBS)) $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) \
-	  $(if $(filter 1 yes true,$(REDO)),--redo) $(ARGS)
+	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(LAUNCHER),--launcher '$(LAUNCHER)') $(ARGS)
 
 report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=report): make report RUNS=runs [TASKSET=subset_bb] [ARGS="--log"]
 	$(PY) -m analysis.report $(RUNS) --out '$(REPORT)' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
@@ -89,6 +92,7 @@ export: $(STAMP)  ## runs in IOHprofiler or COCO format: make export RUNS=runs F
 	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'
 
 test: $(STAMP)  ## run the fast test suite (TEST_JOBS=auto: one worker per core)
+	@scripts/ensure-postgres.sh
 	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" tests
 
 test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip without a GPU)
@@ -130,3 +134,22 @@ lock:  ## re-resolve requirements.in into requirements.lock (maintainers)
 
 clean-venv:  ## remove .venv
 	rm -rf $(VENV)
+
+# -- experiment queue (docs/queue.md): QUEUE=sqlite:///runs/queue.db (default) or postgresql://user@host:port/db
+QUEUE_ARG = $(if $(QUEUE),--queue '$(QUEUE)')
+
+queue: $(STAMP)  ## register a study's cells in the queue database: make queue STUDY=s1 OPT=smac TASK=subset_bb [SEEDS=5] [QUEUE=...]
+	$(PY) -m carps_like.queue $(QUEUE_ARG) register --study '$(STUDY)' --optimizer '$(OPT)' --task '$(TASK)' --seeds '$(SEEDS)' \
+	  $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT))
+
+worker: $(STAMP)  ## claim and run queued cells until none is left: make worker [WORKERS=2] [QUEUE=...] [ARGS="--study s1 --wait"]
+	$(PY) -m carps_like.queue $(QUEUE_ARG) worker --workers $(WORKERS) $(ARGS)
+
+queue-status: $(STAMP)  ## cells per study and status (pending, running, stale, complete, failed)
+	$(PY) -m carps_like.queue $(QUEUE_ARG) status $(ARGS)
+
+queue-retry: $(STAMP)  ## put failed cells back to pending: make queue-retry [ARGS="--study s1"]
+	$(PY) -m carps_like.queue $(QUEUE_ARG) retry-failed $(ARGS)
+
+perf-queue: $(STAMP)  ## scaling: 200 cheap runs with 1 and 2 workers (joblib and queue), queue overhead per cell
+	$(PY) perf/queue_scaling.py $(ARGS)

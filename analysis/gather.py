@@ -2,8 +2,8 @@
 
     python -m analysis.gather runs/ other_machine/runs/ --out report/data
 
-Sources may be any number of run roots, study directories, single run directories or Parquet
-tables gathered elsewhere (results from other machines merge by reading their `trials.parquet`
+Sources may be any number of run roots, study directories, single run directories, experiment-queue
+databases (sqlite:///runs/queue.db, postgresql://...) or Parquet tables gathered elsewhere (results from other machines merge by reading their `trials.parquet`
 and `runs.parquet`). Nothing is dropped silently: every run found gets a row in the run table
 with its status (complete | incomplete | failed | corrupt | duplicate) and the reason.
 
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from carps_like.queue import is_queue_url
 from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, TRIALS_PARQUET, iter_run_dirs,
                               read_trials, trial_arrow_schema, trial_table_rows)
 
@@ -187,9 +188,41 @@ def _mark_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
+def read_queue_source(url: str) -> tuple[list[dict], pa.Table]:
+    """Every cell of an experiment-queue database as run rows and the final attempts' trials."""
+    from carps_like.queue.read import read_queue
+
+    _, cells = read_queue(url)
+    runs, rows = [], []
+    for meta, trial_rows in cells:
+        key = meta["run_key"]
+        table_rows = trial_table_rows(meta, trial_rows)
+        for r in table_rows:
+            r["run_key"] = key
+        rows.extend(table_rows)
+        status = meta["queue_status"]
+        reason = meta["reason"]
+        if status == "failed":
+            reason = "optimizer failed: " + (_last_line(meta.get("error")) or "no traceback recorded")
+        budget = meta.get("budget") or {}
+        runs.append({
+            "run_key": key, "path": key, "status": status, "reason": reason,
+            **{k: meta.get(k) for k in ("study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed",
+                                        "stop_reason", "started", "finished", "host", "git_revision")},
+            "n_trials": len(trial_rows), "n_crashed": sum(r.get("status") != "SUCCESS" for r in trial_rows),
+            "budget_used": float(trial_rows[-1]["budget_used"]) if trial_rows else 0.0,
+            "budget_n_trials": budget.get("n_trials"), "budget_time_limit": budget.get("time_limit"),
+            "versions": json.dumps(meta.get("versions") or {}, sort_keys=True),
+            "task_metadata": json.dumps(meta.get("task_metadata") or {}, sort_keys=True),
+        })
+    return runs, _trials_table(rows)
+
+
 def _expand_sources(sources: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
     run_dirs, tables = [], []
     for src in sources:
+        if is_queue_url(str(src)):
+            continue  # read by gather() itself
         path = Path(src)
         if not path.exists():
             raise FileNotFoundError(f"no such run directory or table: {path}")
@@ -207,6 +240,8 @@ def _expand_sources(sources: Iterable[str | os.PathLike]) -> tuple[list[Path], l
 def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None = None, progress: bool = False) -> Gathered:
     """Read every run below `sources`; with `out`, write `trials.parquet` / `runs.parquet` there
     and reuse what an earlier gather into the same `out` already read."""
+    sources = list(sources)
+    queues = [str(s) for s in sources if is_queue_url(str(s))]
     run_dirs, tables = _expand_sources(sources)
     out = Path(out) if out is not None else None
     index, old_trials, old_runs = {}, None, None
@@ -239,6 +274,10 @@ def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None =
         parts_r.append(old_runs.filter(pc.is_in(old_runs["run_key"], keys)))
     parts_t.extend(fresh_trials or [_trials_table([])])
     parts_r.append(_runs_table(fresh_runs))
+    for url in queues:  # experiment-queue databases: read whole every time (no file signatures)
+        q_runs, q_trials = read_queue_source(url)
+        parts_t.append(q_trials)
+        parts_r.append(_runs_table(q_runs))
     for table in tables:  # gathered elsewhere: taken as they are
         parts_t.append(pq.read_table(table).select(_TRIAL_SCHEMA.names).cast(_TRIAL_SCHEMA))
         runs_file = table.with_name(RUNS_TABLE)
@@ -272,7 +311,7 @@ def status_summary(runs: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sources", nargs="+", help="run roots, study or run directories, or gathered trials.parquet files")
+    parser.add_argument("sources", nargs="+", help="run roots, study or run directories, queue database URLs, or gathered trials.parquet files")
     parser.add_argument("--out", default="report/data", help="where trials.parquet and runs.parquet go (default report/data)")
     args = parser.parse_args(argv)
     try:

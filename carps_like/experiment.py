@@ -102,6 +102,48 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
         if status == "failed" and not retry_failed:
             return CellOutcome(directory, "skipped_failed")
 
+    prepared = prepare_run(optimizer_cfg, task_cfg, seed, study)
+    handle = RunHandle(directory)
+    try:
+        handle.acquire()
+    except RunLockedError:
+        return CellOutcome(directory, "skipped_locked")
+    try:
+        handle.archive_previous()
+        result = prepared.execute(handle, handle.optimizer_workdir())
+    finally:
+        handle.release()
+    return CellOutcome(directory, "ran", result)
+
+
+@dataclass
+class PreparedRun:
+    """Everything a run needs, resolved and checked before anything is written; `execute` runs it
+    into any handle with start/append_trial/finish (a run directory or the experiment queue)."""
+
+    task: Task
+    adapter_cls: type
+    settings: dict
+    seed: int
+    meta: dict
+
+    def execute(self, handle, workdir: Path) -> RunResult:
+        handle.start(self.meta)
+
+        def make_optimizer():
+            return self.adapter_cls(task=self.task, seed=self.seed, workdir=workdir, **self.settings)
+
+        result = run_trials(self.task, make_optimizer, handle)
+        handle.finish(result.status, result.summary(), result.rows)
+        return result
+
+
+def prepare_run(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, study: str) -> PreparedRun:
+    """Resolve the variant, build the task, check compatibility; raises UserError/IncompatibleError."""
+    optimizer_cfg, task_cfg = _plain(optimizer_cfg), _plain(task_cfg)
+    task_type = TaskType.parse(task_cfg.get("metadata", {}).get("type", "bb"))
+    opt_id, variant, variant_cfg = resolve_optimizer(optimizer_cfg, task_type)
+    budget = Budget.from_mapping(task_cfg.get("budget"))
     missing = unmet_requirement(task_cfg.get("requires") or [])
     if missing:
         raise IncompatibleError(f"task {task_cfg['id']} {missing}")
@@ -114,30 +156,11 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
         raise UserError(f"optimizer config {variant!r} has no adapter._target_")
     cls = registry.import_target(adapter_cfg["_target_"])
     cls.check_task(task)  # IncompatibleError before anything is written
-
-    handle = RunHandle(directory)
-    try:
-        handle.acquire()
-    except RunLockedError:
-        return CellOutcome(directory, "skipped_locked")
-    try:
-        handle.archive_previous()
-        meta = {
-            "study": study, "optimizer_id": opt_id, "optimizer_variant": variant, "optimizer_config": variant_cfg,
-            "task_id": task.id, "task_type": task_type_recorded.value, "task_metadata": task_cfg.get("metadata", {}),
-            "seed": seed, "budget": budget.as_dict(), "versions": package_versions(), "git_revision": git_revision(),
-            **host_info(),
-        }
-        handle.start(meta)
-        workdir = handle.optimizer_workdir()
-
-        settings = {k: v for k, v in adapter_cfg.items() if k != "_target_"}
-
-        def make_optimizer():
-            return cls(task=task, seed=seed, workdir=workdir, **settings)
-
-        result = run_trials(task, make_optimizer, handle)
-        handle.finish(result.status, result.summary(), result.rows)
-    finally:
-        handle.release()
-    return CellOutcome(directory, "ran", result)
+    meta = {
+        "study": study, "optimizer_id": opt_id, "optimizer_variant": variant, "optimizer_config": variant_cfg,
+        "task_id": task.id, "task_type": task_type_recorded.value, "task_metadata": task_cfg.get("metadata", {}),
+        "seed": seed, "budget": budget.as_dict(), "versions": package_versions(), "git_revision": git_revision(),
+        **host_info(),
+    }
+    settings = {k: v for k, v in adapter_cfg.items() if k != "_target_"}
+    return PreparedRun(task, cls, settings, seed, meta)

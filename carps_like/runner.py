@@ -21,6 +21,12 @@ from .types import Status, TrialInfo, TrialValue
 EPS = 1e-9
 
 
+class StoreError(RuntimeError):
+    """A trial could not be recorded (disk full, read-only results, database gone): not the
+    optimizer's fault, so it is not recorded as an optimizer failure. The run stays unfinished
+    (resumable), never complete."""
+
+
 class OptimizerProtocolError(RuntimeError):
     """The optimizer broke the ask/tell contract (e.g. a fidelity outside the task's bounds)."""
 
@@ -168,7 +174,10 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
             if error is not None:
                 row["error"] = error
                 result.n_crashed += 1
-            sink.append_trial(row)
+            try:
+                sink.append_trial(row)
+            except Exception as exc:
+                raise StoreError(f"trial {trial} could not be recorded: {type(exc).__name__}: {exc}") from exc
             rows.append(row)
             if tell_error is not None:
                 raise tell_error
@@ -178,6 +187,8 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
             trial += 1
         else:
             result.stop_reason = "budget" if used >= n_limit - EPS else "time_limit"
+    except StoreError:
+        raise
     except Exception:
         result.status, result.stop_reason, result.error = "failed", "optimizer_error", traceback.format_exc()
     finally:

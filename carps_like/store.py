@@ -43,6 +43,21 @@ def run_dir(out: str | os.PathLike, study: str, optimizer_id: str, task_id: str,
     return Path(out) / study / optimizer_id / task_id / f"seed_{int(seed)}"
 
 
+def check_writable(directory: str | os.PathLike) -> None:
+    """Fail early, with one clear line, when results cannot be written below `directory` (a
+    read-only mount, permissions, a full disk): better than a traceback from a launcher job."""
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        with open(probe, "w") as fh:
+            fh.write("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"results directory {path} is not writable ({exc.strerror or exc}); "
+                        f"choose another OUT=... or fix the mount / permissions") from None
+
+
 def _json_default(obj: Any):
     if hasattr(obj, "item"):  # numpy scalars
         return obj.item()

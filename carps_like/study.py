@@ -4,8 +4,9 @@
 
 It checks every name and budget first (one-line errors, no tracebacks), skips tasks the
 optimizer does not support with one summary line, skips runs already complete, then launches
-the remaining cells as a Hydra multirun (joblib launcher by default: parallel over cores) and
-shows progress by watching the run directories. Exit status: 0 when every run is complete,
+the remaining cells as a Hydra multirun and shows progress by watching the run directories.
+`--launcher` picks configs/hydra/launcher/<name>.yaml: joblib (default, parallel over cores),
+submitit_local, submitit_slurm or ray (docs/launchers.md). Exit status: 0 when every run is complete,
 1 when some failed or did not finish, 2 for bad input.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from . import registry
 from .errors import UserError
 from .progress import ProgressMonitor
-from .store import read_run_json, run_dir
+from .store import check_writable, read_run_json, run_dir
 from .task import Budget
 
 
@@ -120,11 +121,39 @@ def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]
     return runnable, seeds, pending, report
 
 
+LAUNCHER_DIR = registry.CONFIG_DIR / "hydra" / "launcher"
+
+# the override `--jobs N` becomes, per launcher: its own parallelism knob where it has one; the
+# submitit local executor starts every job of a launch at once, so its launches are batched
+JOBS_OVERRIDE = {
+    "joblib": "hydra.launcher.n_jobs",
+    "ray": "hydra.launcher.num_cpus",
+    "submitit_slurm": "hydra.launcher.array_parallelism",
+    "submitit_local": "hydra.sweeper.max_batch_size",
+}
+
+
+def launcher_names() -> list[str]:
+    return sorted(p.stem for p in LAUNCHER_DIR.glob("*.yaml"))
+
+
+def check_launcher(name: str) -> str:
+    names = launcher_names()
+    if name not in names:
+        raise UserError(f"unknown launcher {name!r}; valid launchers: {', '.join(names)}")
+    return name
+
+
 def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None, time_limit: str | None) -> list[str]:
     cmd = [sys.executable, "-m", "carps_like.run", "-m", f"optimizer={args.optimizer}", f"task={','.join(tasks)}",
            f"seed={','.join(str(s) for s in seeds)}", f"out={args.out}", f"study={args.study}"]
-    if args.jobs:
-        cmd.append(f"hydra.launcher.n_jobs={args.jobs}")
+    launcher = getattr(args, "launcher", "joblib")
+    cmd.append(f"hydra/launcher={launcher}")
+    jobs = args.jobs
+    if jobs is None and launcher == "submitit_local":
+        jobs = os.cpu_count() or 1  # as joblib's default: all cores
+    if jobs and launcher in JOBS_OVERRIDE:
+        cmd.append(f"{JOBS_OVERRIDE[launcher]}={jobs}")
     if n_trials is not None:
         cmd.append(f"task.budget.n_trials={n_trials}")
     if time_limit is not None:
@@ -162,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="5", help="count (5 -> 1..5), list (1,4,9) or range (3-6)")
     parser.add_argument("--out", default="runs", help="results directory")
     parser.add_argument("--study", default="default", help="study name (a subdirectory of --out)")
-    parser.add_argument("--jobs", type=int, default=None, help="parallel runs (default: all cores)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="parallel runs (default: all cores; SLURM: the config's array_parallelism)")
+    parser.add_argument("--launcher", default="joblib",
+                        help="Hydra launcher: a name of configs/hydra/launcher/*.yaml (joblib, submitit_local, submitit_slurm, ray)")
     parser.add_argument("--n-trials", default=None, help="budget in full-fidelity evaluations, or 'none'")
     parser.add_argument("--time-limit", default=None, help="wall-clock seconds per run, or 'none'")
     parser.add_argument("--redo", action="store_true", help="run complete runs again (old results go to attempts/)")
@@ -173,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.jobs is not None and args.jobs < 1:
             raise UserError(f"JOBS must be >= 1, got {args.jobs}")
+        check_launcher(args.launcher)
         tasks, seeds, pending, report = plan(args)
+        if pending:
+            check_writable(Path(args.out) / args.study)
     except UserError as exc:
         say(f"error: {exc}", file=sys.stderr)
         return 2

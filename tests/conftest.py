@@ -55,3 +55,37 @@ def pytest_configure(config):
             registry.get_optimizer_config(name)
         except UserError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+# --- PostgreSQL (issue 9): a real server on 127.0.0.1, one per test session (per xdist worker) ---
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A started tests.pg_server.PostgresServer; skips with the reason when PostgreSQL is not
+    installed (scripts/ensure-postgres.sh installs it in CI). A server that is installed but fails
+    to start is an error, not a skip."""
+    from pg_server import PostgresServer, postgres_unavailable_reason
+
+    reason = postgres_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """SQLAlchemy URL (postgresql+psycopg://...) of a fresh database, dropped after the test.
+    The server is (re)started around the test, so a test may stop() or kill() it."""
+    import uuid
+
+    postgres_server.start()
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    postgres_server.create_database(name)
+    yield postgres_server.url_for(name)
+    postgres_server.start()  # a test that stopped or killed the server leaves it running again
+    postgres_server.drop_database(name)
