@@ -53,9 +53,10 @@ def queue_study(db: Path, seeds: int, workers: int) -> float:
 
 def cell_overhead(url: str, n: int = 300) -> tuple[float, float]:
     """(ms per claimed cell for claim + start + finish, ms per recorded trial), median of batches."""
+    from queue_helpers import toy_cells
+
     from carps_like.queue import cells as Q
     from carps_like.queue.db import make_engine
-    from queue_helpers import toy_cells
 
     engine = make_engine(url, create=True)
     Q.register(engine, "overhead", toy_cells(n_tasks=n, seeds=(1,)))

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -119,3 +120,25 @@ def many_workers_no_double_claim(url: str, n_cells: int = 24, n_workers: int = 6
     assert len({e.worker for e in evs if e.kind == "claim"}) >= 2  # the work was really shared
     assert all(n == 3 for n in trial_counts(engine).values())
     engine.dispose()
+
+
+def threads_claim_exclusively(url: str, n_threads: int = 8) -> None:
+    """Threads, each with its own engine (own connections), race for 60 cells: each cell once."""
+    register(url, "s", toy_cells(n_tasks=30, seeds=(1, 2))).dispose()
+    got: dict[str, list[int]] = {}
+
+    def grab(name):
+        engine = make_engine(url)
+        got[name] = []
+        while (c := Q.claim(engine, name, "s")) is not None:
+            got[name].append(c.cell_id)
+        engine.dispose()
+
+    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = sorted(cid for ids in got.values() for cid in ids)
+    assert len(claimed) == 60 and len(set(claimed)) == 60  # every cell once, none twice
+    assert sum(1 for ids in got.values() if ids) >= 2

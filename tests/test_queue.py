@@ -8,17 +8,28 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import sqlalchemy as sa
+from queue_helpers import (
+    REPO,
+    cell_rows,
+    event_rows,
+    kill_mid_run_then_reclaim,
+    many_workers_no_double_claim,
+    register,
+    start_worker,
+    threads_claim_exclusively,
+    toy_cells,
+    trial_counts,
+    wait_for,
+    worker_cmd,
+)
 
 from carps_like.errors import UserError
 from carps_like.queue import cells as Q
 from carps_like.queue.db import cells, make_engine
-from queue_helpers import (REPO, cell_rows, event_rows, kill_mid_run_then_reclaim, many_workers_no_double_claim, register,
-                           start_worker, toy_cells, trial_counts, wait_for, worker_cmd)
 
 
 @pytest.fixture
@@ -36,24 +47,7 @@ def test_register_is_idempotent_and_refuses_another_budget(url):
 
 def test_claims_are_exclusive_under_concurrency(url):
     """Eight threads, each with its own engine (own connections), race for 60 cells."""
-    register(url, "s", toy_cells(n_tasks=30, seeds=(1, 2))).dispose()
-    got: dict[str, list[int]] = {}
-
-    def grab(name):
-        engine = make_engine(url)
-        got[name] = []
-        while (c := Q.claim(engine, name, "s")) is not None:
-            got[name].append(c.cell_id)
-        engine.dispose()
-
-    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    claimed = [cid for ids in got.values() for cid in ids]
-    assert sorted(claimed) == list(range(1, 61))  # every cell once, none twice
-    assert sum(1 for ids in got.values() if ids) >= 2
+    threads_claim_exclusively(url)
 
 
 def test_many_worker_processes_never_claim_the_same_cell(url):

@@ -3,33 +3,25 @@ Debian's postgresql): exclusive claims with SKIP LOCKED, reclaim after kill -9, 
 restart in the middle of a study, and the analysis reading trials from the database."""
 from __future__ import annotations
 
-import threading
 import time
 
-from carps_like.queue import cells as Q
+from queue_helpers import (
+    cell_rows,
+    event_rows,
+    kill_mid_run_then_reclaim,
+    many_workers_no_double_claim,
+    register,
+    start_worker,
+    threads_claim_exclusively,
+    toy_cells,
+    wait_for,
+)
+
 from carps_like.queue.db import make_engine
-from queue_helpers import (cell_rows, event_rows, kill_mid_run_then_reclaim, many_workers_no_double_claim, register,
-                           start_worker, toy_cells, wait_for)
 
 
 def test_claims_are_exclusive_under_concurrency(postgres_url):
-    register(postgres_url, "s", toy_cells(n_tasks=30, seeds=(1, 2))).dispose()
-    got: dict[str, list[int]] = {}
-
-    def grab(name):
-        engine = make_engine(postgres_url)
-        got[name] = []
-        while (c := Q.claim(engine, name, "s")) is not None:
-            got[name].append(c.cell_id)
-        engine.dispose()
-
-    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    claimed = sorted(cid for ids in got.values() for cid in ids)
-    assert claimed == sorted(set(claimed)) and len(claimed) == 60
+    threads_claim_exclusively(postgres_url)
 
 
 def test_many_worker_processes_never_claim_the_same_cell(postgres_url):
