@@ -165,6 +165,26 @@ def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None
     return cmd + list(args.overrides)
 
 
+def launch_groups(pending: list[tuple[str, int, Path]], task_order: list[str]) -> list[tuple[list[str], list[int]]]:
+    """Cover exactly the pending (task, seed) cells with task x seed products, one Hydra multirun
+    each, so no complete run is ever resubmitted (a multirun sweeps a full product). Groups tasks
+    that miss the same seeds, or seeds that miss the same tasks, whichever needs fewer launches."""
+    by_task: dict[str, set[int]] = defaultdict(set)
+    by_seed: dict[int, set[str]] = defaultdict(set)
+    for tid, seed, _ in pending:
+        by_task[tid].add(seed)
+        by_seed[seed].add(tid)
+    tasks_by_seeds: dict[frozenset, list[str]] = defaultdict(list)
+    for tid in sorted(by_task, key=task_order.index):
+        tasks_by_seeds[frozenset(by_task[tid])].append(tid)
+    seeds_by_tasks: dict[frozenset, list[int]] = defaultdict(list)
+    for seed in sorted(by_seed):
+        seeds_by_tasks[frozenset(by_seed[seed])].append(seed)
+    a = [(tids, sorted(seeds)) for seeds, tids in tasks_by_seeds.items()]
+    b = [(sorted(tids, key=task_order.index), seeds) for tids, seeds in seeds_by_tasks.items()]
+    return a if len(a) <= len(b) else b
+
+
 def summarize(cells: list[tuple[str, int, Path]], stream=sys.stdout) -> int:
     failed, unfinished = [], []
     for tid, seed, d in cells:
@@ -225,24 +245,29 @@ def main(argv: list[str] | None = None) -> int:
         say(f"[{label}] nothing to run; results in {Path(args.out) / args.study}")
         return 1 if report["failed_before"] else 0
 
-    run_tasks = sorted({t for t, _, _ in pending}, key=tasks.index)
-    run_seeds = sorted({s for _, s, _ in pending})
-    cmd = hydra_command(args, run_tasks, run_seeds, report["n_trials"], report["time_limit"])
-    say(f"[{label}] running {len(pending)} runs ({len(run_tasks)} tasks x {len(run_seeds)} seeds) -> {Path(args.out) / args.study}")
+    groups = launch_groups(pending, tasks)
+    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"]) for g_tasks, g_seeds in groups]
+    shape = (f"{len(groups[0][0])} tasks x {len(groups[0][1])} seeds" if len(groups) == 1 else
+             f"{len(groups)} launches of task x seed products, so complete runs are not resubmitted")
+    say(f"[{label}] running {len(pending)} runs ({shape}) -> {Path(args.out) / args.study}")
     monitor = ProgressMonitor([d for _, _, d in pending], label).start()
     env = dict(os.environ, HYDRA_FULL_ERROR=os.environ.get("HYDRA_FULL_ERROR", "0"))
     env.setdefault("PYTHONHASHSEED", "0")  # reproducible set ordering inside SMAC (see carps_like.run)
     env.setdefault("OMP_NUM_THREADS", "1")  # one thread per run: runs are the unit of parallelism
     try:
-        proc = subprocess.run(cmd, env=env)
+        if args.launcher == "joblib":  # local processes: one launch at a time uses every core
+            codes = [subprocess.run(cmd, env=env).returncode for cmd in cmds]
+        else:  # schedulers and clusters: submit every launch at once
+            procs = [subprocess.Popen(cmd, env=env) for cmd in cmds]
+            codes = [p.wait() for p in procs]
     except KeyboardInterrupt:
         monitor.stop()
         say(f"[{label}] interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     monitor.stop()
     status = summarize(pending)
-    if proc.returncode != 0 and status == 0:
-        say(f"[{label}] the launcher exited with status {proc.returncode}", file=sys.stderr)
+    if max(codes) != 0 and status == 0:
+        say(f"[{label}] the launcher exited with status {max(codes)}", file=sys.stderr)
         return 1
     if status == 0:
         say(f"[{label}] all {total} runs complete; results in {Path(args.out) / args.study}")
