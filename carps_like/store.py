@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -129,6 +130,34 @@ class RunLockedError(UserError):
     """Another live process works on this run."""
 
 
+LOCK_TOUCH_SECONDS = 30.0  # a live run refreshes its lock's mtime this often
+LOCK_STALE_SECONDS = 300.0  # a lock from another host untouched this long belongs to a dead process
+
+
+def _lock_is_stale(lock: Path, holder: dict, host: str) -> bool:
+    """Same host: the holder's pid is gone. Another host (a SLURM job killed at its time limit, a
+    lost node): the lock has not been refreshed for LOCK_STALE_SECONDS."""
+    if holder.get("host") == host and isinstance(holder.get("pid"), int):
+        return not _pid_alive(holder["pid"])
+    try:
+        return time.time() - lock.stat().st_mtime > LOCK_STALE_SECONDS
+    except FileNotFoundError:
+        return True
+
+
+class _LockToucher(threading.Thread):
+    def __init__(self, lock: Path) -> None:
+        super().__init__(daemon=True, name="run-lock-touch")
+        self.lock, self.stop_event = lock, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(LOCK_TOUCH_SECONDS):
+            try:
+                os.utime(self.lock)
+            except OSError:
+                return
+
+
 class RunHandle:
     """Exclusive writer of one run directory for the duration of a run."""
 
@@ -136,6 +165,7 @@ class RunHandle:
         self.directory = directory
         self._trials_fh = None
         self._meta: dict = {}
+        self._toucher: _LockToucher | None = None
 
     # -- locking -----------------------------------------------------------------------------
     def acquire(self) -> None:
@@ -151,17 +181,24 @@ class RunHandle:
                     holder = json.loads(lock.read_text() or "{}")
                 except (OSError, json.JSONDecodeError):
                     holder = {}
-                if holder.get("host") == host and isinstance(holder.get("pid"), int) and not _pid_alive(holder["pid"]):
+                if _lock_is_stale(lock, holder, host):
                     lock.unlink(missing_ok=True)
                     continue
                 raise RunLockedError(f"run {self.directory} is locked by {holder or 'an unknown process'}; "
-                                     f"remove {lock} if that process is gone") from None
+                                     f"a lock from another host is taken over once {LOCK_STALE_SECONDS:.0f} s "
+                                     f"pass without a refresh; remove {lock} if that process is gone") from None
             with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps({"host": host, "pid": os.getpid(), "since": time.time()}))
+                fh.write(json.dumps({"host": host, "pid": os.getpid(), "since": time.time(),
+                                     "slurm_job": os.environ.get("SLURM_JOB_ID")}))
+            self._toucher = _LockToucher(lock)
+            self._toucher.start()
             return
         raise RunLockedError(f"could not lock {self.directory}")
 
     def release(self) -> None:
+        if self._toucher is not None:
+            self._toucher.stop_event.set()
+            self._toucher = None
         (self.directory / LOCK_FILE).unlink(missing_ok=True)
 
     # -- attempts ----------------------------------------------------------------------------

@@ -81,6 +81,41 @@ def test_a_run_locked_by_a_live_process_is_left_alone(tmp_path):
     assert run_cell(RS, _task_cfg(), seed=1, out=tmp_path).action == "skipped_locked"
 
 
+def test_a_lock_from_another_host_is_taken_over_only_when_stale(tmp_path):
+    """A SLURM job killed at its time limit leaves a lock naming its node; a resubmission on
+    another node takes it over once the lock has gone unrefreshed for LOCK_STALE_SECONDS."""
+    from carps_like.store import LOCK_STALE_SECONDS
+
+    d = run_cell(RS, _task_cfg(), seed=1, out=tmp_path).directory
+    meta = read_run_json(d)
+    meta["status"] = "running"
+    (d / "run.json").write_text(json.dumps(meta))
+    lock = d / LOCK_FILE
+    lock.write_text(json.dumps({"host": "node-17", "pid": 4242, "slurm_job": "123_4"}))
+    assert run_cell(RS, _task_cfg(), seed=1, out=tmp_path).action == "skipped_locked"  # fresh: maybe alive
+    old = time.time() - LOCK_STALE_SECONDS - 5
+    os.utime(lock, (old, old))
+    again = run_cell(RS, _task_cfg(), seed=1, out=tmp_path)
+    assert again.action == "ran" and again.status == "complete" and not lock.exists()
+
+
+def test_a_live_run_keeps_its_lock_fresh(tmp_path, monkeypatch):
+    import carps_like.store as store
+
+    monkeypatch.setattr(store, "LOCK_TOUCH_SECONDS", 0.05)
+    handle = store.RunHandle(tmp_path / "run")
+    handle.acquire()
+    lock = tmp_path / "run" / LOCK_FILE
+    old = time.time() - 1000
+    os.utime(lock, (old, old))
+    deadline = time.time() + 10
+    while lock.stat().st_mtime < time.time() - 500 and time.time() < deadline:
+        time.sleep(0.02)
+    assert lock.stat().st_mtime > time.time() - 500
+    handle.release()
+    assert not lock.exists()
+
+
 def test_failed_runs_are_kept_and_retried_only_when_asked(tmp_path):
     broken = {"id": "broken", "adapter": {"_target_": "optimizers.randomsearch.RandomSearch", "no_such_setting": 1}}
     out = run_cell(broken, _task_cfg(), seed=1, out=tmp_path)
