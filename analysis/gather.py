@@ -274,8 +274,10 @@ def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None =
         parts_r.append(old_runs.filter(pc.is_in(old_runs["run_key"], keys)))
     parts_t.extend(fresh_trials or [_trials_table([])])
     parts_r.append(_runs_table(fresh_runs))
+    n_queue = 0
     for url in queues:  # experiment-queue databases: read whole every time (no file signatures)
         q_runs, q_trials = read_queue_source(url)
+        n_queue += len(q_runs)
         parts_t.append(q_trials)
         parts_r.append(_runs_table(q_runs))
     for table in tables:  # gathered elsewhere: taken as they are
@@ -298,7 +300,8 @@ def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None =
     trials = trials_tbl.to_pandas()
     runs = runs_tbl.to_pandas()
     if progress:
-        print(f"gather: {len(runs)} runs ({len(reused)} unchanged, {len(fresh_runs)} read), {len(trials)} trials",
+        queued = f", {n_queue} from queue databases" if queues else ""
+        print(f"gather: {len(runs)} runs ({len(reused)} unchanged, {len(fresh_runs)} read{queued}), {len(trials)} trials",
               file=sys.stderr, flush=True)
     return Gathered(trials=trials, runs=runs)
 
