@@ -2,7 +2,7 @@
 
 The queue must be tested against a real server (its locking, reconnects after a restart and crash
 recovery are what matter), so the tests run `initdb` + `postgres` themselves on a free loopback port
-instead of relying on a system service. `.ci/run` installs Debian's `postgresql` package when the
+instead of relying on a system service. `make test` (so `.ci/run`) installs Debian's `postgresql` package when the
 binaries are missing (scripts/ensure-postgres.sh); elsewhere the tests skip with
 `postgres_unavailable_reason()`.
 """
@@ -23,7 +23,7 @@ import time
 import weakref
 from pathlib import Path
 
-INSTALL_HINT = "install Debian's `postgresql` package (.ci/run does)"
+INSTALL_HINT = "install Debian's `postgresql` package (`make test` does, via scripts/ensure-postgres.sh, as root)"
 UNPRIVILEGED_USER = "carps-postgres"  # created only when running as root without a `postgres` user
 _BINDIR_GLOBS = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/usr/local/pgsql/bin")
 _LIVE: "weakref.WeakSet[PostgresServer]" = weakref.WeakSet()

@@ -1,4 +1,4 @@
-"""Experiment queue on a real PostgreSQL server on loopback (tests/pg_server.py; `.ci/run` installs
+"""Experiment queue on a real PostgreSQL server on loopback (tests/pg_server.py; `make test` installs
 Debian's postgresql): exclusive claims with SKIP LOCKED, reclaim after kill -9, a database
 restart in the middle of a study, and the analysis reading trials from the database."""
 from __future__ import annotations
