@@ -233,3 +233,20 @@ def test_gather_reads_pending_and_running_cells_as_incomplete(url):
     with engine.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(cells)).scalar() == 2
     engine.dispose()
+
+
+def test_smac_runs_through_the_queue_and_leaves_no_scratch(url, tmp_path):
+    """A library optimizer with its own working files (SMAC's output directory) runs in a worker;
+    the scratch directory is removed afterwards, the trials are in the database."""
+    from carps_like import registry
+
+    cell = dict(toy_cells(n_trials=6)[0], optimizer_id="smac_hpo", optimizer_config=registry.get_optimizer_config("smac_hpo"))
+    register(url, "s", [cell]).dispose()
+    res = subprocess.run(worker_cmd(url), cwd=REPO, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert not list(tmp_path.glob("carps-like-worker-*"))
+    from analysis.gather import gather
+
+    g = gather([url])
+    assert list(g.runs["status"]) == ["complete"] and len(g.trials) == 6 and set(g.trials["optimizer_id"]) == {"smac_hpo"}

@@ -10,6 +10,7 @@ the heartbeat timeout. The runner is the one of `make run`, so results are the s
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -90,7 +91,7 @@ def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratc
             Q.finish(engine, claim, "failed", {"error": f"{type(exc).__name__}: {exc}", "stop_reason": "setup_error"})
             return "failed"
         handle = QueueRunHandle(engine, claim, beat.lost)
-        workdir = Path(tempfile.mkdtemp(prefix=f"cell{claim.cell_id}-", dir=scratch))
+        workdir = Path(tempfile.mkdtemp(prefix=f"cell{claim.cell_id}-", dir=scratch))  # the optimizer's own files
         try:
             prepared.execute(handle, workdir)
         except CellLost:
@@ -99,6 +100,8 @@ def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratc
             if isinstance(exc.__cause__, CellLost):
                 return "lost"
             raise
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)  # results are in the database, not here
         return handle.finished_as or "lost"
     finally:
         beat.stop_event.set()
@@ -150,4 +153,5 @@ def work(url: str, study: str | None = None, heartbeat_interval: float = 5.0,
         for s, h in old.items():
             signal.signal(s, h)
         engine.dispose()
+        shutil.rmtree(scratch, ignore_errors=True)
     return done
