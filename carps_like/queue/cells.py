@@ -194,8 +194,10 @@ def counts(engine: sa.Engine, study: str | None = None, heartbeat_timeout: float
     q = sa.select(cells.c.study, status.label("s"), sa.func.count()).group_by(cells.c.study, status)
     if study is not None:
         q = q.where(cells.c.study == study)
-    out: dict[str, dict[str, int]] = {}
-    with engine.connect() as conn:
-        for st, s, n in conn.execute(q):
-            out.setdefault(st, {})[s] = n
-    return out
+    def work():
+        out: dict[str, dict[str, int]] = {}
+        with engine.connect() as conn:
+            for st, s, n in conn.execute(q):
+                out.setdefault(st, {})[s] = n
+        return out
+    return retrying(work, "counting cells", timeout=60)

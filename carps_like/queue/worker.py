@@ -143,7 +143,10 @@ def work(url: str, study: str | None = None, heartbeat_interval: float = 5.0,
             outcome = run_one(engine, claim, heartbeat_interval, scratch)
             current.clear()
             done[outcome] = done.get(outcome, 0) + 1
-            say(f"{outcome}: {what}")
+            c = Q.counts(engine, claim.study, heartbeat_timeout).get(claim.study, {})
+            progress = ", ".join(f"{c[k]} {k}" for k in ("complete", "failed", "running", "stale", "pending") if c.get(k))
+            say(f"{outcome}: {what}; study {claim.study}: {sum(c.get(k, 0) for k in ('complete', 'failed'))}/"
+                f"{sum(c.values())} done ({progress})")
     except _Stop as stop:
         for claim in current:
             Q.release(engine, claim, f"worker stopped by {stop}")
