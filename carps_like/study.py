@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import registry
@@ -73,32 +74,49 @@ def effective_budget(entry: registry.TaskEntry, n_trials: str | None, time_limit
     return Budget.from_mapping(budget)
 
 
-def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
-    """Resolve names and budgets; return (tasks to run, seeds, pending cells, report)."""
-    registry.get_optimizer_config(args.optimizer)
-    task_ids = registry.resolve_task_names(args.task)
-    seeds = parse_seeds(args.seeds)
-    n_trials = _budget_value(args.n_trials, "N_TRIALS")
-    time_limit = _budget_value(args.time_limit, "TIME_LIMIT")
+@dataclass
+class Resolved:
+    """A study's names and budgets, checked: what `make run` and `make queue` both start from."""
 
+    tasks: list[str]  # the tasks the optimizer can run, in the taskset's order
+    seeds: list[int]
+    budgets: dict[str, Budget]  # per task: its default budget with N_TRIALS / TIME_LIMIT applied
+    skipped: dict[str, list[str]]  # reason -> tasks the optimizer cannot run
+    n_tasks: int
+    n_trials: str | None
+    time_limit: str | None
+
+
+def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None) -> Resolved:
+    """Check names, seeds and budgets; leave out tasks the optimizer cannot run (UserError if none)."""
+    registry.get_optimizer_config(optimizer)
+    task_ids = registry.resolve_task_names(task)
+    seed_list = parse_seeds(seeds)
+    n_trials = _budget_value(n_trials, "N_TRIALS")
+    time_limit = _budget_value(time_limit, "TIME_LIMIT")
     skipped: dict[str, list[str]] = defaultdict(list)
-    runnable = []
+    budgets: dict[str, Budget] = {}
     for tid in task_ids:
         entry = registry.get_task(tid)
-        reason = registry.incompatibility(args.optimizer, entry)
+        reason = registry.incompatibility(optimizer, entry)
         if reason:
             skipped[reason.replace(f" (task {tid})", "")].append(tid)
         else:
-            effective_budget(entry, n_trials, time_limit)  # validates
-            runnable.append(tid)
-    if not runnable:
+            budgets[tid] = effective_budget(entry, n_trials, time_limit)  # validates
+    if not budgets:
         reasons = "; ".join(f"{r} ({len(t)} tasks)" for r, t in skipped.items())
-        raise UserError(f"optimizer {args.optimizer!r} supports none of the {len(task_ids)} tasks in {args.task!r}: {reasons}")
+        raise UserError(f"optimizer {optimizer!r} supports none of the {len(task_ids)} tasks in {task!r}: {reasons}")
+    return Resolved(list(budgets), seed_list, budgets, dict(skipped), len(task_ids), n_trials, time_limit)
+
+
+def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
+    """Resolve names and budgets; return (tasks to run, seeds, pending cells, report)."""
+    r = resolve(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit)
+    runnable, seeds, skipped, n_trials, time_limit = r.tasks, r.seeds, r.skipped, r.n_trials, r.time_limit
 
     pending, complete, failed_before, mismatched = [], 0, 0, []
     for tid in runnable:
-        entry = registry.get_task(tid)
-        budget = effective_budget(entry, n_trials, time_limit).as_dict()
+        budget = r.budgets[tid].as_dict()
         for seed in seeds:
             d = run_dir(args.out, args.study, args.optimizer, tid, seed)
             meta = read_run_json(d)
@@ -116,7 +134,7 @@ def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]
     if mismatched:
         raise UserError(f"{len(mismatched)} complete runs in study {args.study!r} used another budget "
                         f"(e.g. {mismatched[0]}); choose another STUDY or redo them with REDO=1")
-    report = {"skipped": skipped, "complete": complete, "failed_before": failed_before, "n_tasks": len(task_ids),
+    report = {"skipped": skipped, "complete": complete, "failed_before": failed_before, "n_tasks": r.n_tasks,
               "n_trials": n_trials, "time_limit": time_limit}
     return runnable, seeds, pending, report
 

@@ -21,26 +21,15 @@ from .db import default_url, display_url
 
 
 def _cells(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None):
-    """Resolve names and budgets as `make run` does; returns (cells, skipped reasons)."""
-    from ..study import _budget_value, effective_budget, parse_seeds
+    """The study's cells, resolved as `make run` resolves them; returns (cells, skipped reasons)."""
+    from ..study import resolve
 
+    r = resolve(optimizer, task, seeds, n_trials, time_limit)
     opt_cfg = registry.get_optimizer_config(optimizer)
-    seed_list = parse_seeds(seeds)
-    n_trials, time_limit = _budget_value(n_trials, "N_TRIALS"), _budget_value(time_limit, "TIME_LIMIT")
-    out, skipped = [], {}
-    for tid in registry.resolve_task_names(task):
-        entry = registry.get_task(tid)
-        reason = registry.incompatibility(optimizer, entry)
-        if reason:
-            skipped.setdefault(reason, []).append(tid)
-            continue
-        task_cfg = dict(entry.config, budget=effective_budget(entry, n_trials, time_limit).as_dict())
-        out += [{"optimizer_id": optimizer, "task_id": tid, "seed": s, "optimizer_config": opt_cfg,
-                 "task_config": task_cfg} for s in seed_list]
-    if not out:
-        raise UserError(f"optimizer {optimizer!r} supports none of the tasks in {task!r}: "
-                        + "; ".join(f"{r} ({len(t)} tasks)" for r, t in skipped.items()))
-    return out, skipped
+    cells = [{"optimizer_id": optimizer, "task_id": tid, "seed": s, "optimizer_config": opt_cfg,
+              "task_config": dict(registry.get_task(tid).config, budget=r.budgets[tid].as_dict())}
+             for tid in r.tasks for s in r.seeds]
+    return cells, r.skipped
 
 
 def cmd_register(args) -> int:
