@@ -250,3 +250,17 @@ def test_smac_runs_through_the_queue_and_leaves_no_scratch(url, tmp_path):
 
     g = gather([url])
     assert list(g.runs["status"]) == ["complete"] and len(g.trials) == 6 and set(g.trials["optimizer_id"]) == {"smac_hpo"}
+
+
+def test_recording_a_trial_twice_keeps_the_first(url):
+    """A retry after a lost reply must not duplicate a trial or overwrite it."""
+    engine = register(url, "s", toy_cells())
+    c = Q.claim(engine, "A", "s")
+    Q.add_trial(engine, c, 0, '{"trial": 0, "first": true}')
+    Q.add_trial(engine, c, 0, '{"trial": 0, "first": false}')
+    assert trial_counts(engine) == {(c.cell_id, 1): 1}
+    from carps_like.queue.db import trials
+
+    with engine.connect() as conn:
+        assert json.loads(conn.execute(sa.select(trials.c.row)).scalar())["first"] is True
+    engine.dispose()

@@ -131,13 +131,17 @@ def start(engine: sa.Engine, c: Claim, meta: dict) -> bool:
 
 
 def add_trial(engine: sa.Engine, c: Claim, trial: int, row_json: str) -> None:
-    """Record one trial of this attempt (idempotent: a retry after a lost reply inserts nothing)."""
+    """Record one trial of this attempt in one statement; idempotent (INSERT ... ON CONFLICT DO
+    NOTHING), so a retry after a lost reply inserts nothing twice."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(trials).values(cell_id=c.cell_id, attempt=c.attempt, trial=trial, row=row_json).on_conflict_do_nothing()
+
     def work():
         with engine.begin() as conn:
-            exists = conn.execute(sa.select(trials.c.trial).where(
-                trials.c.cell_id == c.cell_id, trials.c.attempt == c.attempt, trials.c.trial == trial)).first()
-            if exists is None:
-                conn.execute(sa.insert(trials).values(cell_id=c.cell_id, attempt=c.attempt, trial=trial, row=row_json))
+            conn.execute(stmt)
     retrying(work, "recording a trial")
 
 
