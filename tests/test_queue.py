@@ -133,6 +133,12 @@ def test_cli_register_status_and_bad_input(url, tmp_path):
     res = subprocess.run([sys.executable, "-m", "carps_like.queue", "--queue", f"sqlite:///{tmp_path}/none.db", "status"],
                          cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 2 and "register a study first" in res.stderr
+    res = run("worker", "--workers", "0")
+    assert res.returncode == 2 and "--workers must be >= 1" in res.stderr
+    res = run("worker", "--heartbeat-interval", "10", "--heartbeat-timeout", "15")
+    assert res.returncode == 2 and "at most half the timeout" in res.stderr
+    res = run("register", "--study", "s1", "--optimizer", "randomsearch", "--task", "toy/bb", "--seeds", "0")
+    assert res.returncode == 2 and "SEEDS" in res.stderr
 
 
 def _read_only(directory, cmd: list[str]) -> list[str]:

@@ -5,40 +5,30 @@ from __future__ import annotations
 
 import time
 
-from queue_helpers import (
-    cell_rows,
-    event_rows,
-    kill_mid_run_then_reclaim,
-    many_workers_no_double_claim,
-    register,
-    start_worker,
-    threads_claim_exclusively,
-    toy_cells,
-    wait_for,
-)
+import queue_helpers as qh
 
 from carps_like.queue.db import make_engine
 
 
 def test_claims_are_exclusive_under_concurrency(postgres_url):
-    threads_claim_exclusively(postgres_url)
+    qh.threads_claim_exclusively(postgres_url)
 
 
 def test_many_worker_processes_never_claim_the_same_cell(postgres_url):
-    many_workers_no_double_claim(postgres_url)
+    qh.many_workers_no_double_claim(postgres_url)
 
 
 def test_killed_worker_cell_is_reclaimed_and_completed(postgres_url, tmp_path):
-    kill_mid_run_then_reclaim(postgres_url, tmp_path)
+    qh.kill_mid_run_then_reclaim(postgres_url, tmp_path)
 
 
 def test_database_restart_during_a_study(postgres_url, postgres_server, tmp_path):
     """Stop PostgreSQL while two workers are mid-study, start it again 3 s later: the workers
     retry, the study completes, every cell exactly once."""
-    engine = register(postgres_url, "s", toy_cells(n_tasks=6, seeds=(1, 2), n_trials=20, delay=0.05))
-    workers = [start_worker(postgres_url, "--heartbeat-interval", "1", "--heartbeat-timeout", "30",
+    engine = qh.register(postgres_url, "s", qh.toy_cells(n_tasks=6, seeds=(1, 2), n_trials=20, delay=0.05))
+    workers = [qh.start_worker(postgres_url, "--heartbeat-interval", "1", "--heartbeat-timeout", "30",
                             log=tmp_path / f"w{i}.log") for i in range(2)]
-    wait_for(lambda: any(r.status == "complete" for r in cell_rows(engine)), 120, "a first complete cell")
+    qh.wait_for(lambda: any(r.status == "complete" for r in qh.cell_rows(engine)), 120, "a first complete cell")
     engine.dispose()
     postgres_server.stop(mode="fast")  # terminates every connection
     time.sleep(3)
@@ -48,9 +38,9 @@ def test_database_restart_during_a_study(postgres_url, postgres_server, tmp_path
     logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(2))
     assert "database unavailable" in logs  # they did see the outage, and rode it out
     engine = make_engine(postgres_url)
-    rows = cell_rows(engine)
+    rows = qh.cell_rows(engine)
     assert len(rows) == 12 and all(r.status == "complete" for r in rows)
-    done = [e.cell_id for e in event_rows(engine) if e.kind == "complete"]
+    done = [e.cell_id for e in qh.event_rows(engine) if e.kind == "complete"]
     assert sorted(done) == sorted(r.id for r in rows)
     from analysis.gather import gather
 
