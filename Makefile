@@ -40,7 +40,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: queue worker queue-status queue-retry perf-queue subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
+.PHONY: queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -153,3 +153,6 @@ queue-retry: $(STAMP)  ## put failed cells back to pending: make queue-retry [AR
 
 perf-queue: $(STAMP)  ## scaling: 200 cheap runs with 1 and 2 workers (joblib and queue), queue overhead per cell
 	$(PY) perf/queue_scaling.py $(ARGS)
+
+perf-compare: $(STAMP)  ## wall time of make compare OPT (=randomsearch) against the time its runs took
+	$(PY) perf/compare_cost.py '$(OPT)' $(if $(JOBS),--jobs $(JOBS)) $(if $(TYPES),--types '$(TYPES)')

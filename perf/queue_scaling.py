@@ -9,8 +9,10 @@
 2. Queue overhead per claimed cell: the database work a worker adds to one cell besides its
    trials (claim + start + finish), timed in-process over 300 cells, on SQLite and, where the
    PostgreSQL server binaries exist, on a throwaway server on 127.0.0.1 (tests/pg_server.py);
-   also the cost of recording one trial. Targets (issue 9): < 20 ms per cell on SQLite, < 50 ms on
-   loopback PostgreSQL. No asserts: this prints measurements.
+   also the cost of recording one trial; both also as multiples of a bare write transaction on the
+   same database, measured in the same run. Targets (issue 9): < 20 ms per cell on SQLite, < 50 ms
+   on loopback PostgreSQL. No asserts: this prints measurements.
+3. Gather of the same study from its run directories and from its queue database (ratio).
 """
 from __future__ import annotations
 
@@ -51,8 +53,22 @@ def queue_study(db: Path, seeds: int, workers: int) -> float:
     return _timed(q + ["worker", "--workers", str(workers)])
 
 
-def cell_overhead(url: str, n: int = 300) -> tuple[float, float]:
-    """(ms per claimed cell for claim + start + finish, ms per recorded trial), median of batches."""
+def bare_transaction(engine, n: int = 300) -> float:
+    """ms per empty write transaction on the same engine: the floor any queue operation pays."""
+    import sqlalchemy as sa
+
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def cell_overhead(url: str, n: int = 300) -> tuple[float, float, float]:
+    """(ms per claimed cell for claim + start + finish, ms per recorded trial, ms per bare
+    transaction on the same database, measured right before), medians."""
     from queue_helpers import toy_cells
 
     from carps_like.queue import cells as Q
@@ -60,6 +76,7 @@ def cell_overhead(url: str, n: int = 300) -> tuple[float, float]:
 
     engine = make_engine(url, create=True)
     Q.register(engine, "overhead", toy_cells(n_tasks=n, seeds=(1,)))
+    bare = bare_transaction(engine)
     per_cell, per_trial = [], []
     row = '{"trial": 0, "config": {"x0": 0.1, "x1": 0.2}, "costs": [0.05], "status": "SUCCESS"}'
     for _ in range(n):
@@ -74,7 +91,7 @@ def cell_overhead(url: str, n: int = 300) -> tuple[float, float]:
         per_cell.append((t1 - t0) + (t3 - t2))
         per_trial.append(t2 - t1)
     engine.dispose()
-    return 1000 * statistics.median(per_cell), 1000 * statistics.median(per_trial)
+    return 1000 * statistics.median(per_cell), 1000 * statistics.median(per_trial), bare
 
 
 def main() -> None:
@@ -101,9 +118,21 @@ def main() -> None:
         print(f"  queue / joblib wall time: 1 worker {times['queue', 1] / times['joblib', 1]:.2f}, "
               f"2 workers {times['queue', 2] / times['joblib', 2]:.2f}")
 
+        from analysis.gather import gather
+
+        t0 = time.perf_counter()
+        gather([tmp / "runs-1"])
+        t_dirs = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        gather([f"sqlite:///{tmp / 'queue-1.db'}"])
+        t_queue = time.perf_counter() - t0
+        print(f"gather of the same {n_runs} runs: run directories {t_dirs:.2f} s, queue database {t_queue:.2f} s "
+              f"(ratio {t_queue / t_dirs:.2f})")
+
         print("queue overhead per claimed cell (claim + start + finish; median of 300) and per trial:")
-        cell, trial = cell_overhead(f"sqlite:///{tmp / 'overhead.db'}")
-        print(f"  SQLite (WAL):         {cell:6.2f} ms per cell (target < 20), {trial:5.2f} ms per trial")
+        cell, trial, bare = cell_overhead(f"sqlite:///{tmp / 'overhead.db'}")
+        print(f"  SQLite (WAL):         {cell:6.2f} ms per cell (target < 20; {cell / bare:.1f}x a bare transaction "
+              f"of {bare:.2f} ms), {trial:5.2f} ms per trial ({trial / bare:.1f}x)")
         if args.no_postgres:
             return
         from pg_server import PostgresServer, postgres_unavailable_reason
@@ -113,8 +142,9 @@ def main() -> None:
             print(f"  PostgreSQL: not measured ({reason})")
             return
         with PostgresServer(settings={"fsync": "on"}) as server:  # durable commits, as in production
-            cell, trial = cell_overhead(server.url)
-        print(f"  PostgreSQL, loopback: {cell:6.2f} ms per cell (target < 50), {trial:5.2f} ms per trial")
+            cell, trial, bare = cell_overhead(server.url)
+        print(f"  PostgreSQL, loopback: {cell:6.2f} ms per cell (target < 50; {cell / bare:.1f}x a bare transaction "
+              f"of {bare:.2f} ms), {trial:5.2f} ms per trial ({trial / bare:.1f}x)")
 
 
 if __name__ == "__main__":
