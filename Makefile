@@ -40,7 +40,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-report
+.PHONY: queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-surrogate lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,6 +105,7 @@ perf: $(STAMP)  ## harness overhead vs the bare loop, per-evaluation cost per ta
 	$(PY) perf/overhead.py
 	$(PY) perf/task_cost.py
 	$(PY) perf/analysis_speed.py
+	$(PY) perf/lm_surrogate_setup.py
 
 perf-optimizers: $(STAMP)  ## each optimizer's own ask+tell cost at 50 and 200 trials on 5-d tasks (long: about an hour)
 	$(PY) perf/optimizer_cost.py $(ARGS)
@@ -112,6 +113,9 @@ perf-optimizers: $(STAMP)  ## each optimizer's own ask+tell cost at 50 and 200 t
 LM_DATA_ARGS ?= --out benchmarks/lm/data/runs-cpu-v1.jsonl --profile cpu --n-configs 256 --seeds-subset 16 --n-seeds 3 --tokens 262144
 lm-data: $(STAMP)  ## generate or resume the tiny-LM run dataset (GPU: LM_DATA_ARGS="--profile gpu --out benchmarks/lm/data/runs-gpu-v1.jsonl")
 	$(PY) -m benchmarks.lm.sweep $(LM_DATA_ARGS) --device auto $(if $(JOBS),--jobs $(JOBS))
+
+lm-surrogate: $(STAMP)  ## after new LM data: search the gp surrogate's kernel hyperparameters once and ship them (<data>.gp-kernel.json)
+	$(PY) -m benchmarks.lm.fitted_kernel $(ARGS)
 
 lm-report: $(STAMP)  ## held-out fidelity of the LM surrogates + lmscaling optimum check (ARGS=--markdown for the README)
 	$(PY) -m benchmarks.lm.report $(ARGS)

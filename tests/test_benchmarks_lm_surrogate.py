@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from helpers import random_search_run, sample_configs
 
-from benchmarks.lm import report, tinylm
+from benchmarks.lm import fitted_kernel, report, tinylm
 from benchmarks.lm import surrogate as sg
 from benchmarks.lm.sweep import PROFILES
 from benchmarks.lm.sweep import sample_configs as sobol_configs
@@ -94,6 +94,49 @@ def test_two_fits_give_identical_predictions(dataset, fitted):
     hps = random_hparams(50, seed=1)
     assert np.array_equal(sg.fit(dataset).predict_curves(hps), fitted.predict_curves(hps))
     assert sg.get_surrogate(dataset) is fitted  # fitted once per process
+
+
+def test_shipped_kernel_hyperparameters_are_what_the_search_finds(dataset, fitted):
+    """The shipped .gp-kernel.json must be current (else: make lm-surrogate), and a surrogate fitted
+    from searched values equals one fitted from the same values read back from JSON, bit for bit."""
+    assert fitted.model.hyperparameters_from == "shipped", fitted_kernel.stale_reason(dataset)
+    X = sg.features(dataset.hparams)
+    searched = sg.make_model("gp", dataset.checkpoint_tokens).fit(X, dataset.curves, dataset.diverged_share)
+    assert searched.hyperparameters_from == "search"
+    shipped = fitted_kernel.load(dataset)
+    assert shipped.keys() == searched.kernel_params.keys()
+    for name, value in searched.kernel_params.items():
+        assert np.allclose(shipped[name], value, rtol=fitted_kernel.CHECK_RTOL, atol=0), name
+    round_trip = json.loads(json.dumps(searched.kernel_params))
+    from_json = sg.make_model("gp", dataset.checkpoint_tokens).fit(X, dataset.curves, dataset.diverged_share,
+                                                                   kernel_params=round_trip)
+    Xq = sg.features(random_hparams(30, seed=5))
+    assert np.array_equal(from_json.predict(Xq), searched.predict(Xq))
+    assert np.allclose(fitted.model.predict(Xq), searched.predict(Xq), rtol=0, atol=1e-9)
+
+
+def test_kernel_file_of_other_data_is_ignored_and_check_says_stale(tmp_path, capsys):
+    records = [synthetic_record(cid, hp, shift=0.01 * i) for i, (cid, hp) in enumerate(sobol_configs("cpu", 12))]
+    path = tmp_path / "runs-x.jsonl"
+    write_runs(path, records)
+    kernel_file = fitted_kernel.path_for(path)
+    assert kernel_file.name == "runs-x.gp-kernel.json"
+    assert sg.fit(sg.load_dataset(path)).model.hyperparameters_from == "search"  # no file
+    assert fitted_kernel.main([str(path)]) == 0 and kernel_file.exists()
+    d = sg.load_dataset(path)
+    assert sg.fit(d).model.hyperparameters_from == "shipped"
+    assert fitted_kernel.main(["--check", str(path)]) == 0 and "current" in capsys.readouterr().out
+    write_runs(path, records[:-1])  # the data changed: the file's sha256 no longer matches
+    assert sg.fit(sg.load_dataset(path)).model.hyperparameters_from == "search"
+    assert fitted_kernel.main(["--check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "stale" in out and "sha256 differs" in out and "make lm-surrogate" in out
+    record = json.loads(kernel_file.read_text())
+    record["kernel_params"]["k2__noise_level"] *= 2  # same data, other values: --check notices
+    write_runs(path, records)
+    kernel_file.write_text(json.dumps(record))
+    assert fitted_kernel.main(["--check", str(path)]) == 1
+    assert "k2__noise_level" in capsys.readouterr().out
 
 
 def test_predicted_curves_are_monotone_finite_and_sane(fitted):

@@ -4,8 +4,10 @@ A surrogate maps the hyperparameters of one run (learning_rate, batch_size, warm
 weight_decay, beta2, schedule, d_model, n_layers) to its validation-loss curve: the loss at each of
 the k recorded checkpoint token counts c_0 < ... < c_{k-1} (tokens/64 ... tokens, log-spaced; the
 "checkpoints of one fixed-horizon run" of benchmarks.lm.train). It is fitted deterministically,
-from the shipped data, the first time a process needs it (gp: about 3 s on a busy 2-core CPU; cached per process):
-no weights file, no pickle; the dataset's sha256 and SURROGATE_VERSION name what a result came from.
+from the shipped data, the first time a process needs it (cached per process): no weights file, no
+pickle; the dataset's sha256 and SURROGATE_VERSION name what a result came from. gp's kernel
+hyperparameters (15 numbers, `<dataset>.gp-kernel.json`, benchmarks.lm.fitted_kernel) are shipped,
+so a process skips their 3.5 s search and fits in milliseconds; without a matching file it searches.
 
 Data (``load_dataset``): complete JSON lines of the dataset file (a line that does not parse, e.g. the
 cut-off last line of a sweep still writing, is skipped); runs whose profile or checkpoint tokens
@@ -291,22 +293,37 @@ class GaussianProcessIncrements:
 
     name = "gp"
 
-    def fit(self, X, curves, diverged_share):
+    def fit(self, X, curves, diverged_share, kernel_params=None):
+        """Search the kernel's hyperparameters (slow), or take `kernel_params` (benchmarks.lm.fitted_kernel),
+        then factorize with them fixed: the same last step either way, so both give the same model."""
         import warnings
 
+        from sklearn.base import clone
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        from threadpoolctl import threadpool_limits
+
+        from .fitted_kernel import kernel_params as params_of
 
         z = _to_increments(curves)
         self.x_mu, self.x_sd = X.mean(0), X.std(0) + 1e-9
         self.z_mu, self.z_sd = z.mean(0), z.std(0) + 1e-9
+        xs, zs = (X - self.x_mu) / self.x_sd, (z - self.z_mu) / self.z_sd
         kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.ones(X.shape[1]), (1e-2, 1e3), nu=2.5)
                   + WhiteKernel(1e-2, (1e-6, 1.0)))
-        with warnings.catch_warnings():  # a length scale at its bound: that input hardly matters
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self.gp = GaussianProcessRegressor(kernel, random_state=RANDOM_STATE).fit(
-                (X - self.x_mu) / self.x_sd, (z - self.z_mu) / self.z_sd)
+        self.hyperparameters_from = "shipped" if kernel_params is not None else "search"
+        # one BLAS thread: the search's result depends on the thread count (1e-4 relative between 1 and 2)
+        with threadpool_limits(limits=1):
+            if kernel_params is None:
+                with warnings.catch_warnings():  # a length scale at its bound: that input hardly matters
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    searched = GaussianProcessRegressor(kernel, random_state=RANDOM_STATE).fit(xs, zs)
+                kernel_params = params_of(searched.kernel_)
+            self.kernel_params = kernel_params
+            fixed = clone(kernel).set_params(**{k: np.asarray(v, dtype=float) if isinstance(v, list) else float(v)
+                                                for k, v in kernel_params.items()})
+            self.gp = GaussianProcessRegressor(fixed, optimizer=None, random_state=RANDOM_STATE).fit(xs, zs)
         return self
 
     def predict(self, X):
@@ -435,8 +452,11 @@ def seed_spread(dataset: Dataset) -> float:
 
 def fit(dataset: Dataset, model: str = DEFAULT_MODEL) -> CurveSurrogate:
     """Fit `model` on every configuration of `dataset` (deterministic)."""
+    from . import fitted_kernel
+
     X = features(dataset.hparams)
-    fitted = make_model(model, dataset.checkpoint_tokens).fit(X, dataset.curves, dataset.diverged_share)
+    extra = {"kernel_params": fitted_kernel.load(dataset)} if model == "gp" else {}
+    fitted = make_model(model, dataset.checkpoint_tokens).fit(X, dataset.curves, dataset.diverged_share, **extra)
     return CurveSurrogate(dataset, model, fitted, fit_time_model(dataset.runs), seed_spread(dataset))
 
 

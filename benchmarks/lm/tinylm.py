@@ -6,7 +6,8 @@ on the stdlib corpus, predicted by a surrogate fitted on the recorded CPU runs
 metrics). Default model: a Gaussian process on (final loss, non-negative increments), held out by
 configuration on the 288 runs / 256 configurations: R^2 0.94, Spearman 0.97, Kendall 0.85 at the final
 budget, Spearman 0.89-0.97 at the earlier checkpoints (`make lm-report`). Fitting happens at the first
-evaluation in a process (about 3 s), deterministically; building a task only reads the data
+evaluation in a process (9 ms with the shipped kernel hyperparameters, benchmarks.lm.fitted_kernel;
+about 3 s where they must be searched), deterministically; building a task only reads the data
 (metadata.extra names the dataset sha256, run count and surrogate version).
 
 Search space: the `cpu` profile of benchmarks.lm.sweep (imported, not repeated), with the trainer's
