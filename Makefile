@@ -16,6 +16,7 @@ OUT      ?= runs
 STUDY    ?= default
 N_TRIALS ?=
 TIME_LIMIT ?=
+BATCH    ?=
 REDO     ?= 0
 ARGS     ?=
 FILTER   ?=
@@ -56,10 +57,10 @@ $(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv from requirements.lock (idempotent)
 
-run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make run OPT=smac TASK=subset_bb
+run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make run OPT=smac TASK=subset_bb [BATCH=4]
 	$(PY) -m carps_like.study --optimizer '$(OPT)' --task '$(TASK)' --seeds '$(SEEDS)' --out '$(OUT)' --study '$(STUDY)' \
 	  $(if $(JOBS),--jobs $(JOBS)) $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) \
-	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(LAUNCHER),--launcher '$(LAUNCHER)') $(ARGS)
+	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(LAUNCHER),--launcher '$(LAUNCHER)') $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)
 
 report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=report): make report RUNS=runs [TASKSET=subset_bb] [ARGS="--log"]
 	$(PY) -m analysis.report $(RUNS) --out '$(REPORT)' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
@@ -144,7 +145,7 @@ QUEUE_ARG = $(if $(QUEUE),--queue '$(QUEUE)')
 
 queue: $(STAMP)  ## register a study's cells in the queue database: make queue STUDY=s1 OPT=smac TASK=subset_bb [SEEDS=5] [QUEUE=...]
 	$(PY) -m carps_like.queue $(QUEUE_ARG) register --study '$(STUDY)' --optimizer '$(OPT)' --task '$(TASK)' --seeds '$(SEEDS)' \
-	  $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT))
+	  $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) $(if $(BATCH),--batch-size $(BATCH))
 
 worker: $(STAMP)  ## claim and run queued cells until none is left: make worker [WORKERS=2] [QUEUE=...] [ARGS="--study s1 --wait"]
 	$(PY) -m carps_like.queue $(QUEUE_ARG) worker --workers $(WORKERS) $(ARGS)

@@ -49,14 +49,20 @@ def _plain(cfg: Any) -> Any:
 
 
 def resolve_optimizer(optimizer_cfg: Mapping, task_type: TaskType) -> tuple[str, str, dict]:
-    """(user-facing id, concrete variant, variant config); `smac` dispatches per task type."""
+    """(run label, concrete variant, variant config); `smac` dispatches per task type. The label is
+    the id, with `_q<n>` for a batch size n > 1 (registry.run_label), which the variant config keeps."""
     opt_id = optimizer_cfg.get("id")
     if not opt_id:
         raise UserError("optimizer config has no 'id'")
+    batch_size = registry.batch_size_of(optimizer_cfg)
+    label = registry.run_label(opt_id, batch_size)
     if optimizer_cfg.get("by_task_type"):
         variant = registry.optimizer_variant(opt_id, task_type)
-        return opt_id, variant, registry.get_optimizer_config(variant)
-    return opt_id, opt_id, dict(optimizer_cfg)
+        variant_cfg = registry.get_optimizer_config(variant)
+        if batch_size != 1:
+            variant_cfg = {**variant_cfg, "batch_size": batch_size}
+        return label, variant, variant_cfg
+    return label, opt_id, dict(optimizer_cfg)
 
 
 def instantiate_objective(task_cfg: Mapping):
@@ -126,6 +132,7 @@ class PreparedRun:
     settings: dict
     seed: int
     meta: dict
+    batch_size: int = 1
 
     def execute(self, handle, workdir: Path) -> RunResult:
         handle.start(self.meta)
@@ -133,7 +140,7 @@ class PreparedRun:
         def make_optimizer():
             return self.adapter_cls(task=self.task, seed=self.seed, workdir=workdir, **self.settings)
 
-        result = run_trials(self.task, make_optimizer, handle)
+        result = run_trials(self.task, make_optimizer, handle, batch_size=self.batch_size)
         handle.finish(result.status, result.summary(), result.rows)
         return result
 
@@ -156,6 +163,9 @@ def prepare_run(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, study: str
         raise UserError(f"optimizer config {variant!r} has no adapter._target_")
     cls = registry.import_target(adapter_cfg["_target_"])
     cls.check_task(task)  # IncompatibleError before anything is written
+    batch_size = registry.batch_size_of(variant_cfg)
+    if batch_size > 1 and not cls.batch_ask:
+        raise IncompatibleError(registry.batch_refusal(cls, batch_size))
     meta = {
         "study": study, "optimizer_id": opt_id, "optimizer_variant": variant, "optimizer_config": variant_cfg,
         "task_id": task.id, "task_type": task_type_recorded.value, "task_metadata": task_cfg.get("metadata", {}),
@@ -163,4 +173,4 @@ def prepare_run(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, study: str
         **host_info(),
     }
     settings = {k: v for k, v in adapter_cfg.items() if k != "_target_"}
-    return PreparedRun(task, cls, settings, seed, meta)
+    return PreparedRun(task, cls, settings, seed, meta, batch_size)

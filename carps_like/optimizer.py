@@ -46,7 +46,8 @@ class Optimizer(ABC):
     #: hyperparameter kind -> how it is handled ("native" or the encoding, e.g. "rounded", "index");
     #: a kind that is absent is unsupported, and tasks using it are refused
     hyperparameters: ClassVar[Mapping[str, str]] = NATIVE_HANDLING
-    #: `ask_batch(n)` proposes n trials to evaluate together before any tell
+    #: `ask_batch(n)` proposes n trials to evaluate together before any tell (the runner calls it
+    #: for runs with batch_size n > 1: `make run BATCH=n`)
     batch_ask: ClassVar[bool] = False
     #: how noisy objectives are treated: one of NOISE_HANDLING's keys
     noise_handling: ClassVar[str] = "none"

@@ -136,7 +136,7 @@ def import_target(target: str):
         raise UserError(f"cannot import {target!r}: {exc}") from None
 
 
-def incompatibility(optimizer_name: str, entry: TaskEntry) -> str | None:
+def incompatibility(optimizer_name: str, entry: TaskEntry, batch_size: int = 1) -> str | None:
     """Why `optimizer_name` cannot run the task here (optimizer or machine), or None."""
     from .requirements import unmet_requirement
 
@@ -147,8 +147,32 @@ def incompatibility(optimizer_name: str, entry: TaskEntry) -> str | None:
         variant = optimizer_variant(optimizer_name, entry.task_type)
     except IncompatibleError as exc:
         return str(exc)
-    return optimizer_class(variant).incompatibility(seen_task_type(get_optimizer_config(variant), entry.task_type),
-                                                    entry.metadata)
+    cls = optimizer_class(variant)
+    if batch_size > 1 and not cls.batch_ask:
+        return batch_refusal(cls, batch_size)
+    return cls.incompatibility(seen_task_type(get_optimizer_config(variant), entry.task_type), entry.metadata)
+
+
+def batch_size_of(optimizer_cfg) -> int:
+    """The run's batch size (`batch_size` of the optimizer config, `BATCH=` of make run): trials
+    asked together with `ask_batch`, evaluated, then told. 1 (the default) is the sequential loop."""
+    q = optimizer_cfg.get("batch_size", 1)
+    if q is None:
+        return 1
+    if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+        raise UserError(f"batch_size must be an integer >= 1 (1: one trial at a time), got {q!r}")
+    return q
+
+
+def run_label(optimizer_name: str, batch_size: int) -> str:
+    """The name runs are filed and reported under: the same optimizer asking batches of q is
+    another contender (`hebo_q4` next to `hebo`), never mixed with its sequential runs."""
+    return optimizer_name if batch_size == 1 else f"{optimizer_name}_q{batch_size}"
+
+
+def batch_refusal(cls, batch_size: int) -> str:
+    return (f"{cls.__name__} does not declare batch_ask, so it cannot propose batches of {batch_size} "
+            f"(batch_size 1 runs it one trial at a time)")
 
 
 def seen_task_type(variant_cfg: dict, task_type: TaskType) -> TaskType:

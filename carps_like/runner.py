@@ -60,12 +60,19 @@ class _Sink:
         pass
 
 
-def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunHandle | None = None) -> RunResult:
+def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunHandle | None = None,
+               batch_size: int = 1) -> RunResult:
     """Run one optimizer on one task until the budget is spent or the optimizer fails.
 
     Never raises for objective or optimizer errors: an objective that raises gives a CRASHED
     trial and the run goes on; an optimizer that raises ends the run as failed, with the
     traceback in the result. Trials already written stay written.
+
+    `batch_size` q > 1 (synchronous batches, for optimizers that declare `batch_ask`): each step
+    asks `ask_batch(q)` (fewer where the budget has room for fewer), evaluates the trials one by
+    one (each keeps its own time and crash status), then tells and records them in order. The
+    trials that no longer fit the budget are dropped and end the run, so every batch but the last
+    is full: trial t belongs to batch t // q. The time limit is checked between batches.
     """
     sink = handle if handle is not None else _Sink()
     budget = task.budget
@@ -93,98 +100,112 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
         result.wall_time = clock() - t_start
         return result
 
+    def fidelity_and_cost(info: TrialInfo) -> tuple[float | None, float]:
+        fidelity = info.fidelity
+        if fid is None:
+            if fidelity is not None:
+                raise OptimizerProtocolError(f"optimizer asked for fidelity {fidelity!r} on a task without fidelity")
+            return None, 1.0
+        if fidelity is None:
+            return fid_max, 1.0
+        if not fid.contains(fidelity):
+            raise OptimizerProtocolError(f"optimizer asked for {fid.name}={fidelity!r}, outside [{fid.min}, {fid.max}]")
+        return fidelity, fidelity / fid_max
+
+    def evaluate(info: TrialInfo, fidelity: float | None) -> dict:
+        start_wall = wall()
+        t1 = clock()
+        try:
+            evaluation = objective.evaluate(info.config, fidelity, info.seed)
+            t_obj = clock() - t1
+            vt = evaluation.virtual_time
+            return {"costs": [v if m else -v for v, m in zip(evaluation.values, minimize)], "status": Status.SUCCESS,
+                    "time": t_obj, "virtual": t_obj if vt is None else float(vt), "info": evaluation.info,
+                    "error": None, "start": start_wall, "end": wall()}
+        except Exception as exc:  # the objective crashed: record it, go on
+            t_obj = clock() - t1
+            return {"costs": None, "status": Status.CRASHED, "time": t_obj, "virtual": t_obj, "info": None,
+                    "error": f"{type(exc).__name__}: {exc}", "start": start_wall, "end": wall()}
+
     used = 0.0
     trial = 0
     opt_time = obj_time = virt_total = 0.0
     try:
         while used < n_limit - EPS and (clock() - t_start) < t_limit:
             t0 = clock()
-            info: TrialInfo = optimizer.ask()
-            t_ask = clock() - t0
-            fidelity = info.fidelity
-            if fid is None:
-                if fidelity is not None:
-                    raise OptimizerProtocolError(f"optimizer asked for fidelity {fidelity!r} on a task without fidelity")
-                cost_units = 1.0
-            else:
-                if fidelity is None:
-                    fidelity = fid_max
-                elif not fid.contains(fidelity):
-                    raise OptimizerProtocolError(f"optimizer asked for {fid.name}={fidelity!r}, outside [{fid.min}, {fid.max}]")
-                cost_units = fidelity / fid_max
-            if used + cost_units > n_limit + EPS:
-                opt_time += t_ask
+            if batch_size == 1:
+                infos = [optimizer.ask()]
+            else:  # ask no more trials than the budget can still take (each costs <= 1)
+                n_ask = batch_size if fid is not None or math.isinf(n_limit) else \
+                    max(1, min(batch_size, int(n_limit - used + EPS)))
+                infos = list(optimizer.ask_batch(n_ask))
+                if len(infos) != n_ask:
+                    raise OptimizerProtocolError(f"ask_batch({n_ask}) returned {len(infos)} trials")
+            t_ask = (clock() - t0) / len(infos)
+            batch, planned, budget_full = [], used, False
+            for info in infos:
+                fidelity, cost_units = fidelity_and_cost(info)
+                if planned + cost_units > n_limit + EPS:
+                    budget_full = True
+                    break
+                planned += cost_units
+                batch.append((info, fidelity, cost_units))
+            opt_time += t_ask * (len(infos) - len(batch))  # asked, not run: the budget is spent
+            evaluated = [evaluate(info, fidelity) for info, fidelity, _ in batch] if batch_size > 1 else None
+
+            for i, (info, fidelity, cost_units) in enumerate(batch):
+                ev = evaluated[i] if evaluated is not None else evaluate(info, fidelity)
+                costs, status, t_obj, virtual = ev["costs"], ev["status"], ev["time"], ev["virtual"]
+                used += cost_units
+                if status is Status.SUCCESS:
+                    cost_value = tuple(costs) if multi_objective else costs[0]
+                    incumbent.update(trial, cost_value, fidelity)
+                else:
+                    cost_value = None
+                value = TrialValue(cost=cost_value, status=status, time=t_obj, virtual_time=virtual,
+                                   info={} if ev["error"] is None else {"error": ev["error"]})
+                t2 = clock()
+                tell_error = None
+                try:
+                    optimizer.tell(info, value)
+                except Exception as exc:  # keep the evaluated trial, then fail the run
+                    tell_error = exc
+                t_opt = t_ask + (clock() - t2)
+
+                row = {
+                    "trial": trial,
+                    "config": dict(info.config),
+                    "fidelity": fidelity,
+                    "trial_seed": info.seed,
+                    "budget_used": used,
+                    "costs": costs,
+                    "status": status.value,
+                    "optimizer_time": t_opt,
+                    "objective_time": t_obj,
+                    "virtual_time": virtual,
+                    "start_time": ev["start"],
+                    "end_time": ev["end"],
+                    "incumbent_cost": None if multi_objective else incumbent.best_cost,
+                }
+                if ev["info"]:
+                    row["info"] = ev["info"]
+                if ev["error"] is not None:
+                    row["error"] = ev["error"]
+                    result.n_crashed += 1
+                try:
+                    sink.append_trial(row)
+                except Exception as exc:
+                    raise StoreError(f"trial {trial} could not be recorded: {type(exc).__name__}: {exc}") from exc
+                rows.append(row)
+                if tell_error is not None:
+                    raise tell_error
+                opt_time += t_opt
+                obj_time += t_obj
+                virt_total += virtual
+                trial += 1
+            if budget_full:
                 result.stop_reason = "budget"
                 break
-
-            start_wall = wall()
-            t1 = clock()
-            error = None
-            try:
-                evaluation = objective.evaluate(info.config, fidelity, info.seed)
-                t_obj = clock() - t1
-                values = evaluation.values
-                costs = [v if m else -v for v, m in zip(values, minimize)]
-                status = Status.SUCCESS
-                vt = evaluation.virtual_time
-                virtual = t_obj if vt is None else float(vt)
-                eval_info = evaluation.info
-            except Exception as exc:  # the objective crashed: record it, go on
-                t_obj = clock() - t1
-                costs = None
-                status = Status.CRASHED
-                virtual = t_obj
-                eval_info = None
-                error = f"{type(exc).__name__}: {exc}"
-            end_wall = wall()
-            used += cost_units
-
-            if status is Status.SUCCESS:
-                cost_value = tuple(costs) if multi_objective else costs[0]
-                incumbent.update(trial, cost_value, fidelity)
-            else:
-                cost_value = None
-            value = TrialValue(cost=cost_value, status=status, time=t_obj, virtual_time=virtual,
-                               info={} if error is None else {"error": error})
-            t2 = clock()
-            tell_error = None
-            try:
-                optimizer.tell(info, value)
-            except Exception as exc:  # keep the evaluated trial, then fail the run
-                tell_error = exc
-            t_opt = t_ask + (clock() - t2)
-
-            row = {
-                "trial": trial,
-                "config": dict(info.config),
-                "fidelity": fidelity,
-                "trial_seed": info.seed,
-                "budget_used": used,
-                "costs": costs,
-                "status": status.value,
-                "optimizer_time": t_opt,
-                "objective_time": t_obj,
-                "virtual_time": virtual,
-                "start_time": start_wall,
-                "end_time": end_wall,
-                "incumbent_cost": None if multi_objective else incumbent.best_cost,
-            }
-            if eval_info:
-                row["info"] = eval_info
-            if error is not None:
-                row["error"] = error
-                result.n_crashed += 1
-            try:
-                sink.append_trial(row)
-            except Exception as exc:
-                raise StoreError(f"trial {trial} could not be recorded: {type(exc).__name__}: {exc}") from exc
-            rows.append(row)
-            if tell_error is not None:
-                raise tell_error
-            opt_time += t_opt
-            obj_time += t_obj
-            virt_total += virtual
-            trial += 1
         else:
             result.stop_reason = "budget" if used >= n_limit - EPS else "time_limit"
     except StoreError:

@@ -85,11 +85,16 @@ class Resolved:
     n_tasks: int
     n_trials: str | None
     time_limit: str | None
+    batch_size: int = 1
+    label: str = ""  # the name runs are filed under: the optimizer, `_q<n>` for batches of n
 
 
-def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None) -> Resolved:
-    """Check names, seeds and budgets; leave out tasks the optimizer cannot run (UserError if none)."""
-    registry.get_optimizer_config(optimizer)
+def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None,
+            batch_size: int | None = None) -> Resolved:
+    """Check names, seeds, budgets and batch size (None: the optimizer config's, else 1); leave out
+    tasks the optimizer cannot run (UserError if none)."""
+    opt_cfg = registry.get_optimizer_config(optimizer)
+    batch_size = registry.batch_size_of({"batch_size": opt_cfg.get("batch_size", 1) if batch_size is None else batch_size})
     task_ids = registry.resolve_task_names(task)
     seed_list = parse_seeds(seeds)
     n_trials = _budget_value(n_trials, "N_TRIALS")
@@ -98,7 +103,7 @@ def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_li
     budgets: dict[str, Budget] = {}
     for tid in task_ids:
         entry = registry.get_task(tid)
-        reason = registry.incompatibility(optimizer, entry)
+        reason = registry.incompatibility(optimizer, entry, batch_size)
         if reason:
             skipped[reason.replace(f" (task {tid})", "")].append(tid)
         else:
@@ -106,19 +111,20 @@ def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_li
     if not budgets:
         reasons = "; ".join(f"{r} ({len(t)} tasks)" for r, t in skipped.items())
         raise UserError(f"optimizer {optimizer!r} supports none of the {len(task_ids)} tasks in {task!r}: {reasons}")
-    return Resolved(list(budgets), seed_list, budgets, dict(skipped), len(task_ids), n_trials, time_limit)
+    return Resolved(list(budgets), seed_list, budgets, dict(skipped), len(task_ids), n_trials, time_limit, batch_size,
+                    registry.run_label(optimizer, batch_size))
 
 
 def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
     """Resolve names and budgets; return (tasks to run, seeds, pending cells, report)."""
-    r = resolve(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit)
+    r = resolve(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit, getattr(args, "batch_size", None))
     runnable, seeds, skipped, n_trials, time_limit = r.tasks, r.seeds, r.skipped, r.n_trials, r.time_limit
 
     pending, complete, failed_before, mismatched = [], 0, 0, []
     for tid in runnable:
         budget = r.budgets[tid].as_dict()
         for seed in seeds:
-            d = run_dir(args.out, args.study, args.optimizer, tid, seed)
+            d = run_dir(args.out, args.study, r.label, tid, seed)
             meta = read_run_json(d)
             status = None if meta is None else meta.get("status")
             if not args.redo and status == "complete":
@@ -135,7 +141,7 @@ def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]
         raise UserError(f"{len(mismatched)} complete runs in study {args.study!r} used another budget "
                         f"(e.g. {mismatched[0]}); choose another STUDY or redo them with REDO=1")
     report = {"skipped": skipped, "complete": complete, "failed_before": failed_before, "n_tasks": r.n_tasks,
-              "n_trials": n_trials, "time_limit": time_limit}
+              "n_trials": n_trials, "time_limit": time_limit, "batch_size": r.batch_size, "label": r.label}
     return runnable, seeds, pending, report
 
 
@@ -162,7 +168,8 @@ def check_launcher(name: str) -> str:
     return name
 
 
-def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None, time_limit: str | None) -> list[str]:
+def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None, time_limit: str | None,
+                  batch_size: int = 1) -> list[str]:
     cmd = [sys.executable, "-m", "carps_like.run", "-m", f"optimizer={args.optimizer}", f"task={','.join(tasks)}",
            f"seed={','.join(str(s) for s in seeds)}", f"out={args.out}", f"study={args.study}"]
     launcher = getattr(args, "launcher", "joblib")
@@ -176,6 +183,8 @@ def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None
         cmd.append(f"task.budget.n_trials={n_trials}")
     if time_limit is not None:
         cmd.append(f"task.budget.time_limit={time_limit}")
+    if batch_size != 1:
+        cmd.append(f"++optimizer.batch_size={batch_size}")
     if args.redo:
         cmd.append("redo=true")
     if args.retry_failed:
@@ -235,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="Hydra launcher: a name of configs/hydra/launcher/*.yaml (joblib, submitit_local, submitit_slurm, ray)")
     parser.add_argument("--n-trials", default=None, help="budget in full-fidelity evaluations, or 'none'")
     parser.add_argument("--time-limit", default=None, help="wall-clock seconds per run, or 'none'")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="trials asked together (ask_batch) and evaluated before they are told; runs are filed "
+                             "as <optimizer>_q<n> (default: the optimizer config's batch_size, else 1)")
     parser.add_argument("--redo", action="store_true", help="run complete runs again (old results go to attempts/)")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. optimizer.adapter.n_init=5")
@@ -251,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"error: {exc}", file=sys.stderr)
         return 2
 
-    label = f"{args.study}/{args.optimizer}"
+    label = f"{args.study}/{report['label']}"
     for reason, tids in report["skipped"].items():
         shown = ", ".join(tids[:3]) + (", ..." if len(tids) > 3 else "")
         say(f"[{label}] skipping {len(tids)} of {report['n_tasks']} tasks: {reason} ({shown})")
@@ -264,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if report["failed_before"] else 0
 
     groups = launch_groups(pending, tasks)
-    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"]) for g_tasks, g_seeds in groups]
+    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"], report["batch_size"])
+            for g_tasks, g_seeds in groups]
     shape = (f"{len(groups[0][0])} tasks x {len(groups[0][1])} seeds" if len(groups) == 1 else
              f"{len(groups)} launches of task x seed products, so complete runs are not resubmitted")
     say(f"[{label}] running {len(pending)} runs ({shape}) -> {Path(args.out) / args.study}")

@@ -20,13 +20,16 @@ from ..errors import UserError
 from .db import default_url, display_url
 
 
-def _cells(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None):
+def _cells(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None,
+           batch_size: int | None = None):
     """The study's cells, resolved as `make run` resolves them; returns (cells, skipped reasons)."""
     from ..study import resolve
 
-    r = resolve(optimizer, task, seeds, n_trials, time_limit)
+    r = resolve(optimizer, task, seeds, n_trials, time_limit, batch_size)
     opt_cfg = registry.get_optimizer_config(optimizer)
-    cells = [{"optimizer_id": optimizer, "task_id": tid, "seed": s, "optimizer_config": opt_cfg,
+    if r.batch_size != 1:
+        opt_cfg = {**opt_cfg, "batch_size": r.batch_size}
+    cells = [{"optimizer_id": r.label, "task_id": tid, "seed": s, "optimizer_config": opt_cfg,
               "task_config": dict(registry.get_task(tid).config, budget=r.budgets[tid].as_dict())}
              for tid in r.tasks for s in r.seeds]
     return cells, r.skipped
@@ -36,7 +39,7 @@ def cmd_register(args) -> int:
     from . import cells as Q
     from .db import make_engine
 
-    new_cells, skipped = _cells(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit)
+    new_cells, skipped = _cells(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit, args.batch_size)
     for reason, tids in skipped.items():
         print(f"[queue] skipping {len(tids)} tasks: {reason} ({', '.join(tids[:3])}{', ...' if len(tids) > 3 else ''})")
     engine = make_engine(args.queue, create=True)
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="5")
     p.add_argument("--n-trials", default=None)
     p.add_argument("--time-limit", default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="trials per ask_batch (cells filed as <optimizer>_q<n>)")
     p = sub.add_parser("worker", help="claim and run cells until none is left")
     p.add_argument("--study", default=None, help="only this study's cells")
     p.add_argument("--workers", type=int, default=1, help="worker processes on this machine")

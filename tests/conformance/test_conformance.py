@@ -36,7 +36,8 @@ def pytest_generate_tests(metafunc):
     names = [n for opt in metafunc.config.getoption("--optimizer") for n in opt.split(",") if n]
     variants = load_variants(names)
     if "case" in metafunc.fixturenames:
-        kinds = {"test_runs_conform": None, "test_batch_ask": {"batch"}}[metafunc.function.__name__]
+        kinds = {"test_runs_conform": None, "test_batch_ask": {"batch"},
+                 "test_batched_runs_conform": {"batch"}}[metafunc.function.__name__]
         cases = [c for v in variants for c in cases_for(v)
                  if (c.kind != "batch" if kinds is None else c.kind in kinds)]
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
@@ -65,11 +66,12 @@ def _global_state() -> tuple:
     return global_rng_fingerprint(), len(sys.modules), dict(os.environ), root.level, tuple(root.handlers)
 
 
-def _run(case: Case, workspace, seed: int, study: str, n_trials=N_TRIALS, time_limit=None):
+def _run(case: Case, workspace, seed: int, study: str, n_trials=N_TRIALS, time_limit=None, batch_size=1):
     """One run through run_cell, with the checks every run must pass; returns (outcome, trials)."""
     cwd, tmp = workspace
     before_files, before_tmp, before_state = _files(cwd), set(tmp.rglob("*")), _global_state()
-    outcome = run_cell(case.variant.config, case.task_config(n_trials, time_limit), seed, out=cwd / "runs", study=study)
+    config = case.variant.config if batch_size == 1 else {**case.variant.config, "batch_size": batch_size}
+    outcome = run_cell(config, case.task_config(n_trials, time_limit), seed, out=cwd / "runs", study=study)
     result = outcome.result
     assert outcome.action == "ran"
     assert result.status == "complete", f"run failed:\n{result.error}"
@@ -192,6 +194,19 @@ def test_batch_ask(case: Case, workspace):
                               "fidelity": (info.fidelity or task.fidelity.max) if task.fidelity else None}])
     finally:
         optimizer.close()
+
+
+def test_batched_runs_conform(case: Case, workspace):
+    """A run with batch_size 3 (make run BATCH=3) goes through ask_batch and spends the budget as
+    the sequential run does; every trial passes the same checks."""
+    outcome, trials = _run(case, workspace, 0, "q", batch_size=3)
+    result = outcome.result
+    assert result.stop_reason == "budget" and result.budget_used <= N_TRIALS + 1e-9
+    if case.task_type.multi_fidelity:  # a batch is cut at the first trial that would overshoot
+        assert result.budget_used > N_TRIALS - 1.0 - 1e-9
+    else:
+        assert result.n_trials == N_TRIALS
+    assert outcome.directory.parts[-4].endswith("_q3")
 
 
 def test_declarations(variant):
