@@ -2,7 +2,8 @@
 
 The x axis is the fraction of the task's budget (full-fidelity evaluation equivalents, so a
 multi-fidelity trial at fidelity z costs z / z_max) or, optionally, of wall time or virtual time
-(optimizer time + the time surrogate/tabular evaluations stand for). A run's score at grid point
+(optimizer time + the time surrogate/tabular evaluations stand for; for runs in batches of q,
+a batch's optimizer time plus its longest evaluation, as if its trials ran on q workers). A run's score at grid point
 x is that of its incumbent after every trial that finished by x; before its first eligible
 trial it scores 1 (as bad as the worst observed). A run that stopped early (an optimizer
 failure) keeps its last incumbent to the end. Time-only budgets use, per task, the most budget
@@ -42,17 +43,27 @@ class Performance:
         return sorted(self.final["optimizer_id"].unique())
 
 
-def _x_events(tr: pd.DataFrame, axis: str, started: pd.Series) -> np.ndarray:
+def _x_events(tr: pd.DataFrame, axis: str, started: pd.Series, batch_sizes: pd.Series | None = None) -> np.ndarray:
     if axis == "budget":
         return tr["budget_used"].to_numpy(float)
     if axis == "wall_time":
         return tr["end_time"].to_numpy(float) - tr["run_key"].map(started).to_numpy(float)
-    per_trial = (tr["optimizer_time"].fillna(0) + tr["virtual_time"].fillna(0)).to_numpy(float)
+    opt = tr["optimizer_time"].fillna(0).to_numpy(float)
+    virt = tr["virtual_time"].fillna(0).to_numpy(float)
     keys = tr["run_key"].to_numpy()
-    out = np.empty(len(per_trial))
+    q_of = {} if batch_sizes is None else batch_sizes.to_dict()
+    out = np.empty(len(opt))
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     for a, b in zip(starts, np.r_[starts[1:], len(keys)]):
-        out[a:b] = np.cumsum(per_trial[a:b])
+        q = int(q_of.get(keys[a], 1) or 1)
+        if q == 1:
+            out[a:b] = np.cumsum(opt[a:b] + virt[a:b])
+            continue
+        # a batch's q trials run side by side, as on q workers: the batch takes its optimizer time
+        # plus its longest evaluation, and its trials count as done when the batch is
+        batch = np.arange(b - a) // q
+        per_batch = np.bincount(batch, weights=opt[a:b]) + pd.Series(virt[a:b]).groupby(batch).max().to_numpy()
+        out[a:b] = np.cumsum(per_batch)[batch]
     return out
 
 
@@ -66,7 +77,9 @@ def compute(gathered: Gathered, options: Options | None = None, task_ids: list[s
     trials = gathered.trials[gathered.trials["run_key"].isin(runs["run_key"])]
     trials = trials.sort_values(["run_key", "trial"], kind="stable")
     grid = np.linspace(0.0, 1.0, int(options.grid_points) + 1)[1:]
-    x_all = _x_events(trials, options.x_axis, runs.set_index("run_key")["started"])
+    by_key = runs.set_index("run_key")
+    x_all = _x_events(trials, options.x_axis, by_key["started"],
+                      by_key["batch_size"] if "batch_size" in by_key else None)
     curve_parts, final_rows, scales = [], [], {}
     run_meta = runs.set_index("run_key")
 

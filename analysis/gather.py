@@ -35,12 +35,12 @@ from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, T
 TRIALS_TABLE = "trials.parquet"
 RUNS_TABLE = "runs.parquet"
 INDEX_FILE = "gather-index.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: runs gained batch_size
 RUN_STATUSES = ("complete", "incomplete", "failed", "corrupt", "duplicate")
 
 RUN_COLUMNS = (
     "run_key", "study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed", "status", "reason",
-    "n_trials", "n_crashed", "budget_used", "budget_n_trials", "budget_time_limit", "stop_reason", "started",
+    "n_trials", "n_crashed", "budget_used", "budget_n_trials", "budget_time_limit", "batch_size", "stop_reason", "started",
     "finished", "host", "git_revision", "versions", "task_metadata", "path",
 )
 
@@ -142,10 +142,16 @@ def read_run(directory: Path) -> tuple[dict, pa.Table]:
                                     "stop_reason", "started", "finished", "host", "git_revision")},
         "n_trials": n_rows, "n_crashed": n_crashed, "budget_used": used,
         "budget_n_trials": budget.get("n_trials"), "budget_time_limit": budget.get("time_limit"),
+        "batch_size": batch_size_of(meta),
         "versions": json.dumps(meta.get("versions") or {}, sort_keys=True),
         "task_metadata": json.dumps(meta.get("task_metadata") or {}, sort_keys=True),
     }
     return run, table
+
+
+def batch_size_of(meta: dict) -> int:
+    """Trials per ask_batch of a run (1: sequential), from the optimizer config it recorded."""
+    return int((meta.get("optimizer_config") or {}).get("batch_size") or 1)
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -153,7 +159,7 @@ _TRIAL_SCHEMA = pa.schema([("run_key", pa.string()), *trial_arrow_schema()])
 assert set(_TRIAL_SCHEMA.names) == {"run_key", *TRIAL_COLUMNS}
 
 _RUN_SCHEMA = pa.schema([
-    (c, pa.int64() if c in ("seed", "n_trials", "n_crashed") else
+    (c, pa.int64() if c in ("seed", "n_trials", "n_crashed", "batch_size") else
      pa.float64() if c in ("budget_used", "budget_n_trials", "budget_time_limit", "started", "finished") else pa.string())
     for c in RUN_COLUMNS
 ])
@@ -212,6 +218,7 @@ def read_queue_source(url: str) -> tuple[list[dict], pa.Table]:
             "n_trials": len(trial_rows), "n_crashed": sum(r.get("status") != "SUCCESS" for r in trial_rows),
             "budget_used": float(trial_rows[-1]["budget_used"]) if trial_rows else 0.0,
             "budget_n_trials": budget.get("n_trials"), "budget_time_limit": budget.get("time_limit"),
+            "batch_size": batch_size_of(meta),
             "versions": json.dumps(meta.get("versions") or {}, sort_keys=True),
             "task_metadata": json.dumps(meta.get("task_metadata") or {}, sort_keys=True),
         })
@@ -285,7 +292,10 @@ def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None =
         runs_file = table.with_name(RUNS_TABLE)
         if not runs_file.exists():
             raise FileNotFoundError(f"{table} has no {RUNS_TABLE} beside it (gather writes both)")
-        parts_r.append(pq.read_table(runs_file).select(RUN_COLUMNS).cast(_RUN_SCHEMA))
+        runs_part = pq.read_table(runs_file)
+        if "batch_size" not in runs_part.column_names:  # gathered before batches existed: all sequential
+            runs_part = runs_part.append_column("batch_size", pa.array([1] * runs_part.num_rows, pa.int64()))
+        parts_r.append(runs_part.select(RUN_COLUMNS).cast(_RUN_SCHEMA))
     trials_tbl = pa.concat_tables(parts_t)
     runs_tbl = pa.concat_tables(parts_r)
     runs = _mark_duplicates(runs_tbl.to_pandas().drop_duplicates("run_key").reset_index(drop=True))

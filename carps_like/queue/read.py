@@ -36,6 +36,7 @@ def read_queue(url: str, study: str | None = None) -> tuple[list[dict], list[tup
         meta.setdefault("task_type", (task_cfg.get("metadata") or {}).get("type"))
         meta.setdefault("task_metadata", task_cfg.get("metadata") or {})
         meta.setdefault("budget", task_cfg.get("budget") or {})
+        meta.setdefault("optimizer_config", json.loads(c.optimizer_config))
         summary = json.loads(c.summary) if c.summary else {}
         meta.update({k: summary.get(k) for k in ("stop_reason", "error") if k in summary})
         meta["status"] = c.status
