@@ -169,7 +169,8 @@ def check_launcher(name: str) -> str:
 
 
 def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None, time_limit: str | None,
-                  batch_size: int = 1) -> list[str]:
+                  batch_size: int | None = None) -> list[str]:
+    """The Hydra multirun of one launch; `batch_size` overrides the optimizer config's (None: keep it)."""
     cmd = [sys.executable, "-m", "carps_like.run", "-m", f"optimizer={args.optimizer}", f"task={','.join(tasks)}",
            f"seed={','.join(str(s) for s in seeds)}", f"out={args.out}", f"study={args.study}"]
     launcher = getattr(args, "launcher", "joblib")
@@ -183,7 +184,7 @@ def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None
         cmd.append(f"task.budget.n_trials={n_trials}")
     if time_limit is not None:
         cmd.append(f"task.budget.time_limit={time_limit}")
-    if batch_size != 1:
+    if batch_size is not None:
         cmd.append(f"++optimizer.batch_size={batch_size}")
     if args.redo:
         cmd.append("redo=true")
@@ -276,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if report["failed_before"] else 0
 
     groups = launch_groups(pending, tasks)
-    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"], report["batch_size"])
+    configured = registry.batch_size_of(registry.get_optimizer_config(args.optimizer))
+    batch_override = None if report["batch_size"] == configured else report["batch_size"]
+    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"], batch_override)
             for g_tasks, g_seeds in groups]
     shape = (f"{len(groups[0][0])} tasks x {len(groups[0][1])} seeds" if len(groups) == 1 else
              f"{len(groups)} launches of task x seed products, so complete runs are not resubmitted")

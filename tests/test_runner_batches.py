@@ -180,3 +180,25 @@ def test_make_run_and_the_queue_run_the_same_batched_study(tmp_path):
     bad = subprocess.run([*queue, "register", "--study", "x", "--optimizer", "randomsearch", "--task", "toy/bb",
                           "--batch-size", "0"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "batch_size must be an integer >= 1" in bad.stderr
+
+
+def test_an_optimizer_yaml_may_set_the_batch_size_and_batch_1_overrides_it(tmp_path):
+    """A config with `batch_size: 4` runs in batches and files as <id>_q4; BATCH=1 runs the same
+    config one trial at a time, filed under its plain id (the study plans the same directories
+    the runs are written to)."""
+    import shutil
+
+    from queue_helpers import REPO
+
+    configs = tmp_path / "configs"
+    shutil.copytree(REPO / "configs", configs)
+    (configs / "optimizer" / "rs_batched.yaml").write_text(
+        "id: rs_batched\nbatch_size: 4\nadapter:\n  _target_: optimizers.randomsearch.RandomSearch\n")
+    env = dict(os.environ, CARPS_LIKE_CONFIGS=str(configs), PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
+    base = [sys.executable, "-m", "carps_like.study", "--optimizer", "rs_batched", "--task", "toy/bb", "--seeds", "1",
+            "--n-trials", "5", "--out", str(tmp_path / "runs"), "--jobs", "1"]
+    for extra, label, q in (([], "rs_batched_q4", 4), (["--batch-size", "1"], "rs_batched", 1)):
+        res = subprocess.run(base + extra, cwd=REPO, capture_output=True, text=True, timeout=180, env=env)
+        assert res.returncode == 0 and "all 1 runs complete" in res.stdout, res.stdout + res.stderr
+        meta = json.loads((tmp_path / "runs" / "default" / label / "toy" / "bb" / "seed_1" / "run.json").read_text())
+        assert meta["optimizer_id"] == label and meta["optimizer_config"]["batch_size"] == q
