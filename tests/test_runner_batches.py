@@ -202,3 +202,17 @@ def test_an_optimizer_yaml_may_set_the_batch_size_and_batch_1_overrides_it(tmp_p
         assert res.returncode == 0 and "all 1 runs complete" in res.stdout, res.stdout + res.stderr
         meta = json.loads((tmp_path / "runs" / "default" / label / "toy" / "bb" / "seed_1" / "run.json").read_text())
         assert meta["optimizer_id"] == label and meta["optimizer_config"]["batch_size"] == q
+    url = f"sqlite:///{tmp_path / 'queue.db'}"  # the queue files cells as the runs will be filed
+    for extra, label in (([], "rs_batched_q4"), (["--batch-size", "1"], "rs_batched")):
+        reg = subprocess.run([sys.executable, "-m", "carps_like.queue", "--queue", url, "register", "--study", "s",
+                              "--optimizer", "rs_batched", "--task", "toy/bb", "--seeds", "1", "--n-trials", "5", *extra],
+                             cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
+        assert reg.returncode == 0, reg.stderr
+    work = subprocess.run([sys.executable, "-m", "carps_like.queue", "--queue", url, "worker"], cwd=REPO,
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert work.returncode == 0, work.stderr
+    from analysis.gather import gather
+
+    runs = gather([url]).runs
+    assert dict(zip(runs["optimizer_id"], runs["batch_size"])) == {"rs_batched_q4": 4, "rs_batched": 1}
+    assert set(runs["status"]) == {"complete"}

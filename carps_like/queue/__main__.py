@@ -27,7 +27,7 @@ def _cells(optimizer: str, task: str, seeds: str, n_trials: str | None, time_lim
 
     r = resolve(optimizer, task, seeds, n_trials, time_limit, batch_size)
     opt_cfg = registry.get_optimizer_config(optimizer)
-    if r.batch_size != 1:
+    if r.batch_size != registry.batch_size_of(opt_cfg):  # BATCH= given: it wins over the config's
         opt_cfg = {**opt_cfg, "batch_size": r.batch_size}
     cells = [{"optimizer_id": r.label, "task_id": tid, "seed": s, "optimizer_config": opt_cfg,
               "task_config": dict(registry.get_task(tid).config, budget=r.budgets[tid].as_dict())}
