@@ -80,11 +80,11 @@ baselines: $(STAMP)  ## reference optimizers on every dev/test subset, 5 seeds (
 	$(PY) -m analysis.baselines run $(if $(JOBS),--jobs $(JOBS))
 	$(PY) -m analysis.baselines collect
 
-compare: $(STAMP)  ## conformance + dev-subset runs + report vs the shipped baselines: make compare OPT=myopt [TYPES=bb,mf] [SEEDS=3] [FAIL_IF_WORSE_THAN=randomsearch]
+compare: $(STAMP)  ## conformance + dev-subset runs + report vs the shipped baselines: make compare OPT=myopt [TYPES=bb,mf] [SEEDS=3] [BATCH=4] [FAIL_IF_WORSE_THAN=randomsearch]
 	$(PY) -m analysis.compare '$(OPT)' --seeds '$(COMPARE_SEEDS)' --out '$(COMPARE)' --runs '$(OUT)' \
 	  $(if $(TYPES),--types '$(TYPES)') $(if $(BASELINES),--baselines '$(BASELINES)') \
 	  $(if $(FAIL_IF_WORSE_THAN),--fail-if-worse-than '$(FAIL_IF_WORSE_THAN)') $(if $(JOBS),--jobs $(JOBS)) \
-	  $(if $(filter 1 yes true,$(REDO)),--redo) $(ARGS)
+	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)
 
 changed-optimizers: $(STAMP)  ## optimizer configs changed since BASE (=origin/main), for the CI compare job
 	@$(PY) -m analysis.changed_optimizers '$(BASE)'

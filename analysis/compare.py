@@ -58,7 +58,8 @@ def dev_tasks(task_type: str) -> list[str]:
     return yaml.safe_load(path.read_text())["tasks"]
 
 
-def plan_types(optimizer: str, requested: list[str] | None) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+def plan_types(optimizer: str, requested: list[str] | None,
+               batch_size: int = 1) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
     """Dev tasks the optimizer can run, per type it supports; and the skipped tasks with reasons.
     A type is supported when the optimizer can run at least one of its dev tasks."""
     registry.get_optimizer_config(optimizer)  # unknown names: a clear error listing the valid ones
@@ -69,7 +70,7 @@ def plan_types(optimizer: str, requested: list[str] | None) -> tuple[dict[str, l
     for t in requested or list(TYPES):
         ok, why = [], {}
         for task in dev_tasks(t):
-            reason = registry.incompatibility(optimizer, registry.get_task(task))
+            reason = registry.incompatibility(optimizer, registry.get_task(task), batch_size)
             if reason:
                 why[task] = reason
             else:
@@ -101,13 +102,14 @@ def study_name(cfg: dict) -> str:
 
 
 def run_optimizer(cfg: dict, optimizer: str, tasks: dict[str, list[str]], seeds: list[int], runs_root: Path,
-                  jobs: int | None, redo: bool = False) -> int:
+                  jobs: int | None, redo: bool = False, batch_size: int = 1) -> int:
     """The optimizer on the dev tasks with the baselines' budgets (one study call per budget cap)."""
     rc = 0
     for t, ids in tasks.items():
         for cap, group in sorted(_budget_groups(cfg, t, ids).items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
             cmd = [sys.executable, "-m", "carps_like.study", "--optimizer", optimizer, "--task", ",".join(group),
-                   "--seeds", ",".join(map(str, seeds)), "--out", str(runs_root), "--study", study_name(cfg)]
+                   "--seeds", ",".join(map(str, seeds)), "--out", str(runs_root), "--study", study_name(cfg),
+                   "--batch-size", str(batch_size)]
             if cap is not None:
                 cmd += ["--n-trials", str(cap)]
             if jobs:
@@ -417,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--redo", action="store_true",
                         help="run finished runs again (after changing the optimizer; old results go to attempts/)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="trials per ask_batch (make compare BATCH=q); the new runs are compared as <optimizer>_q<q> "
+                             "(default: the optimizer config's batch_size, else 1)")
     parser.add_argument("--skip-conformance", action="store_true", help="(debugging) do not run the conformance suite")
     args = parser.parse_args(argv)
     cfg = load_config(CONFIG)
@@ -426,24 +431,28 @@ def main(argv: list[str] | None = None) -> int:
         if not 1 <= args.seeds <= int(cfg["baseline_seeds"]):
             raise UserError(f"--seeds {args.seeds}: the baselines have seeds 1..{cfg['baseline_seeds']}; accepted: 1..{cfg['baseline_seeds']}")
         seeds = list(range(1, args.seeds + 1))
-        tasks, skipped = plan_types(args.optimizer, _csv(args.types))
+        opt_cfg = registry.get_optimizer_config(args.optimizer)  # unknown names: a clear error listing the valid ones
+        batch_size = registry.batch_size_of({"batch_size": opt_cfg.get("batch_size", 1) if args.batch_size is None
+                                             else args.batch_size})
+        label = registry.run_label(args.optimizer, batch_size)  # what the runs are filed and compared as
+        tasks, skipped = plan_types(args.optimizer, _csv(args.types), batch_size)
         problems = B.check(cfg)
         if problems:
             raise Refused("the shipped baselines cannot be used: " + "; ".join(problems))
-        print(f"[compare] {args.optimizer} on the dev subsets of {', '.join(tasks)} "
+        print(f"[compare] {label} on the dev subsets of {', '.join(tasks)} "
               f"({sum(map(len, tasks.values()))} tasks x {len(seeds)} seeds)", flush=True)
         if not args.skip_conformance and run_conformance(args.optimizer) != 0:
             print(f"[compare] FAILED: {args.optimizer} does not pass the conformance suite (output above); "
                   f"fix it first (`make check-optimizer OPT={args.optimizer}`)", file=sys.stderr)
             return 1
-        run_rc = run_optimizer(cfg, args.optimizer, tasks, seeds, runs_root, args.jobs, args.redo)
-        comparisons, index, run_problems = analyse(cfg, args.optimizer, tasks, seeds, runs_root, _csv(args.baselines),
+        run_rc = run_optimizer(cfg, args.optimizer, tasks, seeds, runs_root, args.jobs, args.redo, batch_size)
+        comparisons, index, run_problems = analyse(cfg, label, tasks, seeds, runs_root, _csv(args.baselines),
                                                    out, skipped)
-        failures = threshold_failures(comparisons, _csv(args.fail_if_worse_than) or [], args.optimizer)
+        failures = threshold_failures(comparisons, _csv(args.fail_if_worse_than) or [], label)
     except (UserError, Refused, FileNotFoundError, ValueError) as exc:
         print(f"[compare] error: {exc}", file=sys.stderr)
         return 2
-    for line in summary_lines(args.optimizer, comparisons):
+    for line in summary_lines(label, comparisons):
         print(f"[compare] {line}")
     print(f"[compare] report: {out / 'README.md'} and {index}; full analysis: {out / 'report' / 'index.html'}")
     rc = 0

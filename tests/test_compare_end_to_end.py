@@ -94,3 +94,21 @@ def test_unknown_optimizer_and_type_are_bad_input():
     res = subprocess.run([sys.executable, "-m", "analysis.compare", "randomsearch", "--types", "xx"], cwd=REPO,
                          capture_output=True, text=True)
     assert res.returncode == 2 and "accepted: bb, mf, mo, momf" in res.stderr
+
+
+def test_a_batched_optimizer_is_compared_under_its_batch_label(tmp_path):
+    """make compare OPT=randomsearch BATCH=4: runs filed and reported as randomsearch_q4, against
+    the shipped (sequential) randomsearch baseline among others."""
+    res = subprocess.run([sys.executable, "-m", "analysis.compare", "randomsearch", "--types", "mo", "--seeds", "1",
+                          "--batch-size", "4", "--skip-conformance", "--jobs", "2", "--out", str(tmp_path / "compare"),
+                          "--runs", str(tmp_path / "runs")], cwd=REPO, capture_output=True, text=True)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "[compare] randomsearch_q4 on the dev subsets of mo" in res.stdout
+    assert "[compare] mo: randomsearch_q4 mean rank" in res.stdout
+    readme = (tmp_path / "compare" / "README.md").read_text()
+    assert "randomsearch_q4 (new)" in readme and "| randomsearch |" in readme
+    assert (tmp_path / "runs" / "compare-fullset-v1" / "randomsearch_q4").is_dir()
+    bad = subprocess.run([sys.executable, "-m", "analysis.compare", "randomsearch", "--batch-size", "0"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "batch_size must be an integer >= 1" in bad.stderr
