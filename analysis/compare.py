@@ -431,9 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         if not 1 <= args.seeds <= int(cfg["baseline_seeds"]):
             raise UserError(f"--seeds {args.seeds}: the baselines have seeds 1..{cfg['baseline_seeds']}; accepted: 1..{cfg['baseline_seeds']}")
         seeds = list(range(1, args.seeds + 1))
-        opt_cfg = registry.get_optimizer_config(args.optimizer)  # unknown names: a clear error listing the valid ones
-        batch_size = registry.batch_size_of({"batch_size": opt_cfg.get("batch_size", 1) if args.batch_size is None
-                                             else args.batch_size})
+        batch_size, _ = registry.chosen_batch_size(args.optimizer, args.batch_size)  # unknown names: listed
         label = registry.run_label(args.optimizer, batch_size)  # what the runs are filed and compared as
         tasks, skipped = plan_types(args.optimizer, _csv(args.types), batch_size)
         problems = B.check(cfg)

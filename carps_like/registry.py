@@ -153,15 +153,27 @@ def incompatibility(optimizer_name: str, entry: TaskEntry, batch_size: int = 1) 
     return cls.incompatibility(seen_task_type(get_optimizer_config(variant), entry.task_type), entry.metadata)
 
 
-def batch_size_of(optimizer_cfg) -> int:
-    """The run's batch size (`batch_size` of the optimizer config, `BATCH=` of make run): trials
-    asked together with `ask_batch`, evaluated, then told. 1 (the default) is the sequential loop."""
-    q = optimizer_cfg.get("batch_size", 1)
+def check_batch_size(q) -> int:
+    """A batch size: trials asked together with `ask_batch`, evaluated, then told; None or 1 is
+    the sequential loop."""
     if q is None:
         return 1
     if isinstance(q, bool) or not isinstance(q, int) or q < 1:
         raise UserError(f"batch_size must be an integer >= 1 (1: one trial at a time), got {q!r}")
     return q
+
+
+def batch_size_of(optimizer_cfg) -> int:
+    """The batch size an optimizer config asks for (its `batch_size`, default 1)."""
+    return check_batch_size(optimizer_cfg.get("batch_size", 1))
+
+
+def chosen_batch_size(optimizer_name: str, requested: int | None) -> tuple[int, int | None]:
+    """(batch size, override): `BATCH=` when given, else the optimizer config's; the override is
+    what a launch or queue cell must set because it differs from the config's (None: keep it)."""
+    configured = batch_size_of(get_optimizer_config(optimizer_name))
+    q = configured if requested is None else check_batch_size(requested)
+    return q, (None if q == configured else q)
 
 
 def run_label(optimizer_name: str, batch_size: int) -> str:

@@ -151,10 +151,9 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
                 planned += cost_units
                 batch.append((info, fidelity, cost_units))
             opt_time += t_ask * (len(infos) - len(batch))  # asked, not run: the budget is spent
-            evaluated = [evaluate(info, fidelity) for info, fidelity, _ in batch] if batch_size > 1 else None
+            evaluated = [evaluate(info, fidelity) for info, fidelity, _ in batch]  # the whole batch before any tell
 
-            for i, (info, fidelity, cost_units) in enumerate(batch):
-                ev = evaluated[i] if evaluated is not None else evaluate(info, fidelity)
+            for (info, fidelity, cost_units), ev in zip(batch, evaluated):
                 costs, status, t_obj, virtual = ev["costs"], ev["status"], ev["time"], ev["virtual"]
                 used += cost_units
                 if status is Status.SUCCESS:

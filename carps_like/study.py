@@ -86,6 +86,7 @@ class Resolved:
     n_trials: str | None
     time_limit: str | None
     batch_size: int = 1
+    batch_override: int | None = None  # the batch size to set because it differs from the config's
     label: str = ""  # the name runs are filed under: the optimizer, `_q<n>` for batches of n
 
 
@@ -93,8 +94,7 @@ def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_li
             batch_size: int | None = None) -> Resolved:
     """Check names, seeds, budgets and batch size (None: the optimizer config's, else 1); leave out
     tasks the optimizer cannot run (UserError if none)."""
-    opt_cfg = registry.get_optimizer_config(optimizer)
-    batch_size = registry.batch_size_of({"batch_size": opt_cfg.get("batch_size", 1) if batch_size is None else batch_size})
+    batch_size, batch_override = registry.chosen_batch_size(optimizer, batch_size)
     task_ids = registry.resolve_task_names(task)
     seed_list = parse_seeds(seeds)
     n_trials = _budget_value(n_trials, "N_TRIALS")
@@ -112,7 +112,7 @@ def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_li
         reasons = "; ".join(f"{r} ({len(t)} tasks)" for r, t in skipped.items())
         raise UserError(f"optimizer {optimizer!r} supports none of the {len(task_ids)} tasks in {task!r}: {reasons}")
     return Resolved(list(budgets), seed_list, budgets, dict(skipped), len(task_ids), n_trials, time_limit, batch_size,
-                    registry.run_label(optimizer, batch_size))
+                    batch_override, registry.run_label(optimizer, batch_size))
 
 
 def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
@@ -141,7 +141,7 @@ def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]
         raise UserError(f"{len(mismatched)} complete runs in study {args.study!r} used another budget "
                         f"(e.g. {mismatched[0]}); choose another STUDY or redo them with REDO=1")
     report = {"skipped": skipped, "complete": complete, "failed_before": failed_before, "n_tasks": r.n_tasks,
-              "n_trials": n_trials, "time_limit": time_limit, "batch_size": r.batch_size, "label": r.label}
+              "n_trials": n_trials, "time_limit": time_limit, "batch_override": r.batch_override, "label": r.label}
     return runnable, seeds, pending, report
 
 
@@ -277,9 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if report["failed_before"] else 0
 
     groups = launch_groups(pending, tasks)
-    configured = registry.batch_size_of(registry.get_optimizer_config(args.optimizer))
-    batch_override = None if report["batch_size"] == configured else report["batch_size"]
-    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"], batch_override)
+    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"], report["batch_override"])
             for g_tasks, g_seeds in groups]
     shape = (f"{len(groups[0][0])} tasks x {len(groups[0][1])} seeds" if len(groups) == 1 else
              f"{len(groups)} launches of task x seed products, so complete runs are not resubmitted")

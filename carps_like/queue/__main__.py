@@ -27,8 +27,8 @@ def _cells(optimizer: str, task: str, seeds: str, n_trials: str | None, time_lim
 
     r = resolve(optimizer, task, seeds, n_trials, time_limit, batch_size)
     opt_cfg = registry.get_optimizer_config(optimizer)
-    if r.batch_size != registry.batch_size_of(opt_cfg):  # BATCH= given: it wins over the config's
-        opt_cfg = {**opt_cfg, "batch_size": r.batch_size}
+    if r.batch_override is not None:  # BATCH= differs from the config's: the cell carries it
+        opt_cfg = {**opt_cfg, "batch_size": r.batch_override}
     cells = [{"optimizer_id": r.label, "task_id": tid, "seed": s, "optimizer_config": opt_cfg,
               "task_config": dict(registry.get_task(tid).config, budget=r.budgets[tid].as_dict())}
              for tid in r.tasks for s in r.seeds]
