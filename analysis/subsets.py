@@ -241,7 +241,9 @@ def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = 
     if mode not in modes:
         raise ValueError(f"search_mode {mode!r}; accepted: {', '.join(modes)}")
     spec = cfg["types"][task_type]
-    k = int(k or spec["k"])
+    k = int(spec["k"] if k is None else k)
+    if k < 1:
+        raise ValueError(f"{task_type}: k must be an integer >= 1, got {k}")
     emb = embed(final, task_type, spec["reference"])
     if len(emb.task_ids) < 2 * k:
         raise ValueError(f"{task_type}: {len(emb.task_ids)} embedded tasks cannot give two disjoint subsets of {k}")
@@ -253,6 +255,14 @@ def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = 
                      len(emb.task_ids), emb.excluded, int(res.evaluations),
                      rank_gap(final, task_type, dev), rank_gap(final, task_type, test),
                      random_subset_discrepancy(emb.points, k, int(cfg["search_seed"])))
+
+
+def _k_list(text: str) -> list[int]:
+    """--sweep-k 10,15,20 -> [10, 15, 20]."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--sweep-k takes a comma list of integers >= 1 (e.g. 10,15,20), got {text!r}") from None
 
 
 BEHAVIOUR = {"bb": "uniform / TPE / CMA-ES", "mf": "uniform at full fidelity / DE in Hyperband brackets / TPE + Hyperband",
@@ -332,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             for t in [t.strip() for t in args.types.split(",") if t.strip()]:
                 if t not in cfg["types"]:
                     raise ValueError(f"unknown task type {t!r}; accepted: {', '.join(cfg['types'])}")
-                for k in ([int(x) for x in args.sweep_k.split(",")] if args.sweep_k else [None]):
+                for k in (_k_list(args.sweep_k) if args.sweep_k else [None]):
                     sel = select_type(cfg, final, t, k)
                     print(f"{t}: k={sel.k} of {sel.n_candidates}: discrepancy dev {sel.dev_discrepancy:.4f} test "
                           f"{sel.test_discrepancy:.4f} (random subsets {sel.random_median:.4f}); Kendall tau dev "

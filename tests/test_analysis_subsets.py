@@ -42,6 +42,21 @@ def test_selection_is_deterministic_disjoint_and_recorded(tmp_path):
     assert "reference optimizers: a, b, c" in header and "Kendall tau" in header and f"{one.test_discrepancy:.4f}" in header
 
 
+def test_bad_k_is_refused_with_what_is_accepted(capsys):
+    import pytest
+
+    from analysis.subsets import main
+
+    final = synthetic_final()
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="k must be an integer >= 1"):
+            select_type(CFG, final, "bb", bad)
+    with pytest.raises(ValueError, match="cannot give two disjoint subsets of 21"):
+        select_type(CFG, final, "bb", 21)
+    assert main(["select", "--types", "bb", "--sweep-k", "abc"]) == 2
+    assert "comma list of integers >= 1" in capsys.readouterr().err
+
+
 def test_ranking_agreement_is_one_for_a_clear_order():
     final = synthetic_final()
     tasks = sorted(final["task_id"].unique())[:10]
