@@ -94,6 +94,7 @@ export: $(STAMP)  ## runs in IOHprofiler or COCO format: make export RUNS=runs F
 
 test: $(STAMP)  ## run the fast test suite (TEST_JOBS=auto: one worker per core)
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-tex.sh
 	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" tests
 
 test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip without a GPU)

@@ -199,12 +199,26 @@ class TypeComparison:
     def pair(self, baseline: str) -> PairResult | None:
         return next((p for p in self.pairs if p.baseline == baseline), None)
 
+    def min_p(self) -> float:
+        """Smallest Holm-adjusted p-value a pair can reach on these tasks (Holm over the baselines)."""
+        from .significance import min_p_signed_rank
+
+        return min_p_signed_rank(len(self.ranking.blocks), max(len(self.pairs), 1))
+
+    def limits(self) -> str:
+        """The design's smallest attainable p, and a warning when no verdict can reach alpha."""
+        n, p = len(self.ranking.blocks), self.min_p()
+        text = f"smallest attainable p_holm with {n} common task(s) and {len(self.pairs)} baseline(s): {_fmt(p, 3)}"
+        if not p < ALPHA:
+            text += (f"; WARNING: no 'better' or 'worse' verdict can reach alpha = {ALPHA} with this design whatever "
+                     "the data (more tasks are needed), so 'not separable' here is not evidence of equal performance")
+        return text
+
 
 def compare_type(final: pd.DataFrame, task_type: str, optimizer: str, seed: int = 0) -> TypeComparison:
     """Rank the new optimizer against the baselines on one type's tasks and test it against each."""
-    from scipy.stats import wilcoxon
-
     from .ranking import holm, rank
+    from .significance import signed_rank_p
 
     r = rank(final, task_type, ALPHA)
     blocks = r.blocks  # tasks every optimizer ran: task x optimizer, seed-mean score
@@ -214,10 +228,7 @@ def compare_type(final: pd.DataFrame, task_type: str, optimizer: str, seed: int 
     for b in [o for o in r.optimizers if o != optimizer]:
         d = (blocks[optimizer] - blocks[b]).to_numpy(float)
         mean, lo, hi = bootstrap_mean_ci(d, seed)
-        if len(d) < 2 or np.allclose(d, 0):
-            p = 1.0
-        else:
-            p = float(wilcoxon(blocks[optimizer], blocks[b], zero_method="zsplit").pvalue)
+        p = 1.0 if len(d) < 2 else signed_rank_p(blocks[optimizer], blocks[b])
         tol = 1e-12
         pairs.append(PairResult(b, int((d < -tol).sum()), int((d > tol).sum()), int((np.abs(d) <= tol).sum()),
                                 mean, lo, hi, p if math.isfinite(p) else 1.0))
@@ -247,9 +258,10 @@ def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeCompariso
     for t, c in comparisons.items():
         s = c.ranking.summary
         row = {"task type": F.TYPE_NAMES[t], "dev tasks": len(c.ranking.blocks), "optimizers": len(c.ranking.optimizers),
-               f"{optimizer} mean rank": _fmt(s.loc[optimizer, "mean_rank"]), "best": c.ranking.best,
+               f"{optimizer} mean rank": _fmt(s.loc[optimizer, "mean_rank"]), "best": c.ranking.best_label(),
                "better than": ", ".join(p.baseline for p in c.pairs if p.verdict == "better") or "-",
-               "worse than": ", ".join(p.baseline for p in c.pairs if p.verdict == "worse") or "-"}
+               "worse than": ", ".join(p.baseline for p in c.pairs if p.verdict == "worse") or "-",
+               "smallest attainable p_holm": _fmt(c.min_p(), 3) + ("" if c.min_p() < ALPHA else " (cannot reach alpha)")}
         overview.append(row)
     doc.h(2, "Summary")
     if not overview:
@@ -262,8 +274,14 @@ def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeCompariso
     for t, c in comparisons.items():
         r = c.ranking
         doc.h(2, f"{F.TYPE_NAMES[t].capitalize()}: {len(r.blocks)} dev tasks")
-        doc.p(f"Test over all optimizers: {r.test}; p = {_fmt(r.p_value)}"
-              + (f"; critical difference {_fmt(r.critical_difference)}" if math.isfinite(r.critical_difference) else "") + ".")
+        doc.p(f"Test over all optimizers on the {len(r.blocks)} dev task(s) every optimizer ran: {r.test}; p = "
+              f"{_fmt(r.p_value)}" + (f" ({r.p_method})" if r.p_method else "")
+              + (f"; critical difference {_fmt(r.critical_difference)}" if math.isfinite(r.critical_difference) else "")
+              + f". Best mean rank: {r.best_label()}.")
+        doc.p(c.limits()[0].upper() + c.limits()[1:] + ".")
+        if r.excluded_tasks:
+            doc.p(f"{len(r.excluded_tasks)} dev task(s) left out, not every optimizer ran them: "
+                  + "; ".join(f"{k} ({v})" for k, v in sorted(r.excluded_tasks.items())))
         rows = []
         for o, srow in r.summary.sort_values("mean_rank").iterrows():
             sc = c.scores.loc[o]
@@ -281,14 +299,20 @@ def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeCompariso
                   "score difference with a bootstrap interval, and the Wilcoxon signed-rank test over tasks.")
         fig, cap = F.cd_diagram(r, colors)
         doc.figure(F.save(fig, out / "figures", f"{t}_cd", tight=True), cap)
+        if r.nemenyi is not None:
+            from .report import TEST_DIFFERENCE
+
+            doc.p(TEST_DIFFERENCE)
         per_task = r.per_task_score.copy()
-        best = per_task.idxmin(axis=1)
         table = per_task.apply(lambda col: col.map(_fmt)).astype(object)
-        for task, b in best.items():
-            if isinstance(b, str):
-                table.loc[task, b] = table.loc[task, b] + " *"
+        for task, row in per_task.iterrows():
+            ran = row.dropna()
+            if len(ran) >= 2 and not np.allclose(ran, ran.min()):
+                for b in ran.index[np.isclose(ran, ran.min())]:
+                    table.loc[task, b] = table.loc[task, b] + " *"
         table.index.name = "task"
-        doc.table(table, "Per task: seed-averaged final normalized score (lower is better); * best on the task.")
+        doc.table(table, "Per task: seed-averaged final normalized score (lower is better); * best on the task (all "
+                         "that tie for it; none where all tie or only one optimizer ran the task).")
         if skipped.get(t):
             doc.p(f"{len(skipped[t])} dev task(s) skipped, the optimizer cannot run them: "
                   + "; ".join(f"{k} ({v})" for k, v in sorted(skipped[t].items())))
@@ -382,7 +406,7 @@ def summary_lines(optimizer: str, comparisons: dict[str, TypeComparison]) -> lis
         s = c.ranking.summary
         vs = "; ".join(f"{p.baseline}: {p.verdict} ({p.wins}W/{p.losses}L, p_holm {_fmt(p.p_holm, 2)})" for p in c.pairs)
         lines.append(f"{t}: {optimizer} mean rank {_fmt(s.loc[optimizer, 'mean_rank'])} of {len(c.ranking.optimizers)} "
-                     f"on {len(c.ranking.blocks)} dev tasks; {vs}")
+                     f"on {len(c.ranking.blocks)} dev tasks; {vs}; {c.limits()}")
     return lines
 
 

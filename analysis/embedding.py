@@ -11,6 +11,13 @@ uniform reference of the star discrepancy expects, no coordinate is exactly 0 or
 per-row min-max put a 1 in every point, and exact zeros force large discrepancies), tasks on
 which every optimizer ties stay ordinary points, and identical points keep their own task ids.
 A task on which some reference optimizer has no usable run is excluded, with the reason.
+
+Nothing is dropped silently (issue 17, item 11). A NaN seed score (a run whose final score could
+not be computed) would vanish in the mean: the task keeps the mean over its finite seeds, since
+one lost seed does not make a task unrepresentative, and `nan_seeds` says per task which
+optimizer lost how many seeds. An infinite score cannot come out of a working [0, 1] normalization: it is a defect
+of that task's data, and as a coordinate it would only be an extreme rank of unknown size, so
+the task is excluded with "infinite score of ..." as its reason.
 """
 from __future__ import annotations
 
@@ -27,7 +34,8 @@ class Embedding:
     columns: list[str]  # reference optimizers, in coordinate order
     raw: np.ndarray  # n x d seed-averaged final scores
     points: np.ndarray  # n x d column-normalized coordinates in (0, 1)
-    excluded: dict[str, str] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)  # task -> why it is not a point
+    nan_seeds: dict[str, str] = field(default_factory=dict)  # embedded task -> its NaN seeds, per optimizer
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.points, index=pd.Index(self.task_ids, name="task_id"), columns=self.columns)
@@ -42,14 +50,25 @@ def ecdf_midpoints(values: np.ndarray) -> np.ndarray:
 def embed(final: pd.DataFrame, task_type: str, reference: list[str]) -> Embedding:
     """Points for the tasks of one type from the per-run final scores (analysis.anytime.compute)."""
     f = final[(final["task_type"] == task_type) & final["optimizer_id"].isin(reference)]
-    scores = f.groupby(["task_id", "optimizer_id"])["score"].mean().unstack("optimizer_id")
-    scores = scores.reindex(columns=list(reference)).sort_index()
-    excluded = {}
+    score = f["score"].astype(float)
+    f = f.assign(score=score.where(np.isfinite(score)), nan=score.isna(), inf=np.isinf(score))
+    by = f.groupby(["task_id", "optimizer_id"])
+    counts = by.agg(n=("nan", "size"), nan=("nan", "sum"), inf=("inf", "sum"))
+    scores = by["score"].mean().unstack("optimizer_id").reindex(columns=list(reference)).sort_index()
+    excluded, nan_seeds = {}, {}
     for task, row in scores.iterrows():
-        missing = [o for o in reference if pd.isna(row[o])]
-        if missing:
-            excluded[str(task)] = "no usable run of " + ", ".join(missing)
-    keep = scores.dropna()
+        c = counts.loc[task]
+        inf = [f"{o} ({c.at[o, 'inf']} of {c.at[o, 'n']} seeds)" for o in reference if o in c.index and c.at[o, "inf"]]
+        missing = [o for o in reference if pd.isna(row[o]) and not (o in c.index and c.at[o, "inf"])]
+        reasons = (["no usable run of " + ", ".join(missing)] if missing else []) + \
+                  (["infinite score of " + ", ".join(inf)] if inf else [])
+        if reasons:
+            excluded[str(task)] = "; ".join(reasons)
+            continue
+        nan = [f"{o}: {c.at[o, 'nan']} of {c.at[o, 'n']} seeds NaN" for o in reference if c.at[o, "nan"]]
+        if nan:
+            nan_seeds[str(task)] = ", ".join(nan)
+    keep = scores.drop(index=list(excluded))
     raw = keep.to_numpy(float)
     points = ecdf_midpoints(raw) if len(raw) else raw.reshape(0, len(reference))
-    return Embedding([str(t) for t in keep.index], list(reference), raw, points, excluded)
+    return Embedding([str(t) for t in keep.index], list(reference), raw, points, excluded, nan_seeds)

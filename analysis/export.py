@@ -52,14 +52,14 @@ def _check_source(src: str) -> None:
 
 
 def skipped_summary(skipped) -> list[str]:
-    """One line per reason: how many runs, on which tasks."""
+    """One line per reason: how many runs, of which optimizers on which tasks."""
     by_reason: dict[str, Counter] = {}
     for skip in skipped:
-        by_reason.setdefault(skip.reason, Counter())[skip.task_id] += 1
+        by_reason.setdefault(skip.reason, Counter())[f"{skip.optimizer_id} on {skip.task_id}"] += 1
     lines = []
-    for reason, tasks in sorted(by_reason.items(), key=lambda kv: -sum(kv[1].values())):
-        names = ", ".join(sorted(tasks)[:5]) + (f", ... ({len(tasks)} tasks)" if len(tasks) > 5 else "")
-        lines.append(f"  skipped {sum(tasks.values())} runs: {reason} [{names}]")
+    for reason, cells in sorted(by_reason.items(), key=lambda kv: -sum(kv[1].values())):
+        names = ", ".join(sorted(cells)[:5]) + (f", ... ({len(cells)} optimizer-task pairs)" if len(cells) > 5 else "")
+        lines.append(f"  skipped {sum(cells.values())} runs: {reason} [{names}]")
     return lines
 
 

@@ -24,14 +24,16 @@ What the numbers mean:
 - values (raw_y) = cost in minimization form (a maximized objective is logged as -value), hence
   `"maximization": false`. Only successful trials at full fidelity give values: crashed trials
   and low-fidelity trials spend budget but give no value (low-fidelity values measure another
-  function). Within one budget unit the best value stands for the unit.
+  function). Full fidelity means what it means in the analysis (`analysis.tasks.fidelity_is_max`):
+  a NaN fidelity, recorded by optimizers run at full fidelity (`full_fidelity: true`, such as
+  `optuna_nsga2_full`), counts as the maximum. Within one budget unit the best value stands for the unit.
 - improvements only, like ioh's default trigger: a line when the best-so-far improves, plus the
   run's last evaluation (ioh adds it so the run length is known). Every run starts at
   evaluation 1; when that unit has no value yet (a crash, or only low-fidelity trials), ioh
   writes `None` there, as it does for any evaluation without a finite value.
 - ioh writes raw_y with 10 decimals in the .dat files; the JSON `best.y` keeps full precision.
-- skipped, with the reason in `ExportResult.skipped`: multi-objective tasks, runs that are not
-  complete or failed, runs without any value.
+- skipped, with the reason in `ExportResult.skipped` (optimizer, task, seed): multi-objective
+  tasks, runs that are not complete or failed, runs without any value.
 """
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .tasks import fidelity_is_max
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +126,13 @@ def _run_problem(row, meta: dict) -> str | None:
 
 def value_mask(trials: pd.DataFrame, meta: dict) -> np.ndarray:
     """Trials whose cost is a function value: successful, finite, and at full fidelity when the
-    task has a fidelity (a low-fidelity cost measures a different function)."""
+    task has a fidelity (a low-fidelity cost measures a different function). Full fidelity is the
+    analysis' own test (`fidelity_is_max`, used by `normalize.eligible_mask`): a NaN fidelity is a
+    trial run at the maximum (by an optimizer with `full_fidelity: true`)."""
     ok = trials["status"].eq("SUCCESS").to_numpy() & np.isfinite(trials["cost"].to_numpy(dtype=float))
     fidelity = meta.get("fidelity")
     if fidelity:
-        top = float(fidelity["max"])
-        ok &= trials["fidelity"].to_numpy(dtype=float) >= top - EPS * max(1.0, abs(top))
+        ok &= fidelity_is_max(trials["fidelity"].to_numpy(dtype=float), float(fidelity["max"]))
     return ok
 
 

@@ -59,15 +59,19 @@ def cd_diagram(ranking: Ranking, colors: dict) -> tuple[plt.Figure, str]:
     if sig is not None and ranks.notna().all():
         sp.critical_difference_diagram(ranks, sig, ax=ax, alpha=ranking.alpha,
                                        color_palette={o: colors[o] for o in ranking.optimizers})
-        ax.text(0.0, 1.0, "mean rank (1 = best) ->", transform=ax.transAxes, fontsize=8, va="bottom", ha="left")
+        # the rank axis is drawn at the top (ticks above the line): its label goes above the tick
+        # labels, where matplotlib places it from their extents, and the title above both
+        ax.xaxis.set_label_position("top")
+        ax.set_xlabel("mean rank (1 = best) ->", fontsize=8)
     else:
         ax.text(0.5, 0.5, "no test: " + ranking.test, ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
     name = TYPE_NAMES.get(ranking.task_type, ranking.task_type)
-    ax.set_title(f"Critical difference diagram, {name} ({len(ranking.blocks)} tasks)", pad=18)
+    ax.set_title(f"Critical difference diagram, {name} ({len(ranking.blocks)} tasks)", pad=8)
     post = "Nemenyi" if ranking.nemenyi is not None else "Holm-adjusted Wilcoxon"
-    cap = (f"Mean ranks of the final normalized score averaged over seeds per task ({ranking.test}, p = "
-           f"{ranking.p_value:.3g}); bars join optimizers that the {post} test at alpha = {ranking.alpha} "
+    cap = (f"Mean ranks of the final normalized score averaged over seeds per task, on the tasks every optimizer "
+           f"ran ({ranking.test}, p = {ranking.p_value:.3g}{', ' + ranking.p_method if ranking.p_method else ''}); "
+           f"bars join optimizers that the {post} test at alpha = {ranking.alpha} "
            f"does not separate; CD = {ranking.critical_difference:.2f}.")
     return fig, cap
 
@@ -104,7 +108,9 @@ def performance_over_time(curves: pd.DataFrame, task_type: str, colors: dict, x_
         ax.set_ylabel("HV / HV(reference front) (higher is better)")
         ax.set_title(f"Hypervolume over time, {name}")
         cap = ("Hypervolume of each run's front in the normalized objective space (reference point 1.1 per "
-               "objective) relative to the reference front's; mean over tasks of the seed mean, 95% t-interval.")
+               "objective) relative to the reference front's; mean over tasks of the seed mean, with a percentile "
+               "bootstrap 95% interval over tasks (over seeds for a single task; seeded), which stays within the "
+               "range of the data.")
     else:
         ax.set_ylabel(score_label(task_type, log) + " (lower is better)")
         ax.set_title(f"Normalized performance over time, {name}")
@@ -112,7 +118,8 @@ def performance_over_time(curves: pd.DataFrame, task_type: str, colors: dict, x_
         if len(positive) and positive.max() / max(positive.min(), 1e-12) > 50:
             ax.set_yscale("log")
         cap = (f"{score_label(task_type, log).capitalize()} of the incumbent per task, mean over tasks of the seed "
-               "mean, with a 95% t-interval across tasks; 1 until a run has its first eligible evaluation.")
+               "mean, with a percentile bootstrap 95% interval over tasks (over seeds for a single task; seeded), "
+               "which stays within the range of the data; 1 until a run has its first eligible evaluation.")
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3, which="both")
     return fig, cap
@@ -133,11 +140,13 @@ def heatmap(ranking: Ranking, task_type: str) -> tuple[plt.Figure, str]:
         for (i, j), v in np.ndenumerate(table.to_numpy(float)):
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=6, color="w" if v > (k + 1) / 2 else "k")
-    fig.colorbar(im, ax=ax, label="rank averaged over seeds (1 = best)")
+    # two short lines: the rotated label must fit the colour bar's height (2.5 in for a few tasks)
+    fig.colorbar(im, ax=ax).set_label("rank averaged\nover seeds (1 = best)", fontsize=9)
     ax.set_xlabel("optimizer")
     ax.set_ylabel(f"task ({n_tasks})")
     ax.set_title(f"Per-task ranks, {TYPE_NAMES.get(task_type, task_type)}")
-    cap = "Rank of each optimizer on each task (final normalized score, ranked per seed, averaged over seeds); blank = no runs."
+    cap = ("Rank of each optimizer on each task every optimizer ran (final normalized score, ranked per seed, "
+           "averaged over seeds); tasks only some optimizers ran are listed in the text, not ranked.")
     return fig, cap
 
 

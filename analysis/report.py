@@ -28,7 +28,20 @@ from .normalize import MF_POLICIES, MO_BOXES, NORMALIZATIONS, X_AXES, Options
 from .ranking import Ranking, final_table, per_task_best_and_markers, rank
 
 TYPE_ORDER = ("bb", "mf", "mo", "momf")
+MARKER_RULE = ("shared by all that tie for it, shown only where two or more optimizers ran the task and not all tie; "
+               "† significantly worse than each of them (two-sided Mann-Whitney U over seeds, exact for small samples, "
+               "Holm-adjusted, alpha 0.05).")
+TEST_DIFFERENCE = ("The CD diagram and the Wilcoxon-Holm table answer different questions and can disagree: the "
+                   "diagram's bars come from the Nemenyi test (after Friedman), which compares mean ranks of all k "
+                   "optimizers at once with one critical difference, ignores by how much an optimizer wins on a task, "
+                   "and depends on which other optimizers are ranked; the Wilcoxon signed-rank test compares one pair "
+                   "at a time on the score differences (their signs and sizes) and is Holm-adjusted over the pairs. "
+                   "A pair joined by a bar can therefore be 'worse' in the table, and the reverse.")
 MAX_STATUS_ROWS = 200
+
+
+class NothingToReport(Exception):
+    """The sources hold no run the analysis can use; the message says what was found."""
 
 
 # -- a tiny document model rendered twice (HTML and Markdown) -------------------------------------
@@ -121,14 +134,25 @@ def pm(mean: float, std: float) -> str:
 
 
 def ranking_table(r: Ranking) -> pd.DataFrame:
+    """One row per optimizer, on the common tasks only; the verdict column never names a best
+    that the data cannot back (a tie, or no task shared by two optimizers)."""
     worse = r.significantly_worse_than_best()
-    best = r.best
+    leaders = r.leaders
     rows = []
-    for opt, s in r.summary.sort_values("mean_rank").iterrows():
-        mark = "best" if opt == best else ("worse (p < %g)" % r.alpha if opt in worse else "not separable")
+    for opt, s in r.summary.sort_values(["mean_rank", "n_tasks_run"], ascending=[True, False]).iterrows():
+        if not r.comparable:
+            mark = "no comparison"
+        elif len(leaders) == len(r.optimizers):
+            mark = "all tied"
+        elif r.wilcoxon_holm is None:  # too few common tasks for any test
+            mark = "lowest mean rank (no test)" if opt in leaders else "no test"
+        elif opt in leaders:
+            mark = "best" if len(leaders) == 1 else "tied best"
+        else:
+            mark = "worse (p < %g)" % r.alpha if opt in worse else "not separable"
         rows.append({"optimizer": opt, "mean rank": fmt(s.mean_rank), "CD rank": fmt(s.cd_rank),
-                     "normalized score": pm(s.score, s.score_std), "tasks": int(s.n_tasks), "runs": int(s.n_runs),
-                     "vs best (Wilcoxon-Holm)": mark})
+                     "normalized score": pm(s.score, s.score_std), "common tasks": int(s.n_tasks),
+                     "tasks run": int(s.n_tasks_run), "runs": int(s.n_runs), "vs best (Wilcoxon-Holm)": mark})
     return pd.DataFrame(rows).set_index("optimizer")
 
 
@@ -152,17 +176,17 @@ def per_task_table(perf: Performance, task_type: str) -> tuple[pd.DataFrame, str
         for (task, opt), row in hv.iterrows():
             i = igd.loc[(task, opt)]
             text = pm(row["mean"], row["std"]) + ("" if not math.isfinite(i["mean"]) else f" / {fmt(i['mean'])}")
-            cells[(task, opt)] = text + (" *" if opt == best.get(task) else "") + (" †" if opt in worse.get(task, ()) else "")
+            cells[(task, opt)] = text + (" *" if opt in best.get(task, ()) else "") + (" †" if opt in worse.get(task, ()) else "")
         caption = ("Final hypervolume in the normalized space (mean ± std over seeds) / IGD+ where the true front "
-                   "is known; * best mean HV, † significantly worse than it (Mann-Whitney U, Holm, alpha 0.05).")
+                   f"is known; * best mean HV, {MARKER_RULE}")
     else:
         t = final_table(final, task_type, "final_value")
         minimize = {tid: info.minimize[0] for tid, info in perf.tasks.items()}
         best, worse = per_task_best_and_markers(final, task_type, "final_value", minimize)
-        cells = {(task, opt): pm(row["mean"], row["std"]) + (" *" if opt == best.get(task) else "")
+        cells = {(task, opt): pm(row["mean"], row["std"]) + (" *" if opt in best.get(task, ()) else "")
                  + (" †" if opt in worse.get(task, ()) else "") for (task, opt), row in t.iterrows()}
         caption = ("Final incumbent value per task in the objective's own direction (mean ± std over seeds); * best "
-                   "mean, † significantly worse than it (Mann-Whitney U over seeds, Holm, alpha 0.05); - = no incumbent.")
+                   f"mean, {MARKER_RULE} - = not run, or no incumbent.")
     table = pd.Series(cells).unstack() if cells else pd.DataFrame()
     table.index.name = "task"
     return table.fillna("-"), caption
@@ -172,36 +196,50 @@ def _type_section(doc: Doc, perf: Performance, task_type: str, fig_dir: Path, co
     opts = perf.options
     pt = perf.of_type(task_type)
     r = rank(pt.final, task_type)
+    common = set(r.blocks.index)
+    shared = Performance(opts, {t: i for t, i in pt.tasks.items() if t in common},
+                         pt.curves[pt.curves["task_id"].isin(common)], pt.final[pt.final["task_id"].isin(common)])
     name = F.TYPE_NAMES[task_type]
     doc.h(2, f"{name.capitalize()} ({len(pt.tasks)} tasks, {len(pt.final)} runs, {len(r.optimizers)} optimizers)")
-    verdict = (f"Test: {r.test}; p = {fmt(r.p_value)}" + (f"; critical difference {fmt(r.critical_difference)}"
-               if math.isfinite(r.critical_difference) else "") + f". Best mean rank: {r.best}.")
-    doc.p(verdict)
+    p_how = f" ({r.p_method})" if r.p_method else ""
+    doc.p(f"Compared on the {len(common)} task(s) every optimizer ran. Test: {r.test}; p = {fmt(r.p_value)}{p_how}"
+          + (f"; critical difference {fmt(r.critical_difference)}" if math.isfinite(r.critical_difference) else "")
+          + f". Best mean rank: {r.best_label()}.")
+    for note in r.attainability_notes():
+        doc.p(note)
     if r.excluded_tasks:
-        doc.p(f"{len(r.excluded_tasks)} task(s) are left out of the tests because not every optimizer ran them: "
+        doc.p(f"{len(r.excluded_tasks)} task(s) not every optimizer ran are left out of the ranking, scores, tests and "
+              "curves (their per-task values are below): "
               + "; ".join(f"{t} ({why})" for t, why in sorted(r.excluded_tasks.items())[:20])
               + (" ..." if len(r.excluded_tasks) > 20 else ""))
-    doc.table(ranking_table(r), "Ranking. Mean rank: per-task ranks (per seed, averaged over seeds) averaged over tasks. "
-                                "CD rank: ranks of the seed-averaged score on the tasks every optimizer ran (the test's "
-                                f"input). Normalized score: {F.score_label(task_type, opts.log)}, mean ± std over tasks.")
+    doc.table(ranking_table(r), f"Ranking over the {len(common)} common task(s). Mean rank: per-task ranks (per seed, "
+                                "averaged over seeds) averaged over tasks. CD rank: ranks of the seed-averaged score (the "
+                                f"test's input). Normalized score: {F.score_label(task_type, opts.log)}, mean ± std over "
+                                "tasks. Tasks run: all tasks with runs of that optimizer.")
     missing = pt.final[~pt.final["has_incumbent"]]
     if len(missing):
         doc.p(f"{len(missing)} run(s) never made an eligible evaluation (e.g. no full-fidelity trial) and score 1: "
               + ", ".join(f"{o}/{t}/seed {s}" for o, t, s in missing[["optimizer_id", "task_id", "seed"]].head(20).itertuples(index=False)))
-    pairs = r.nemenyi if r.nemenyi is not None else None
     if r.wilcoxon_holm is not None:
-        doc.table(pvalue_table(r.wilcoxon_holm), "Pairwise Wilcoxon signed-rank p-values over tasks, Holm-adjusted.")
-    if pairs is not None:
-        doc.table(pvalue_table(pairs), "Nemenyi post-hoc p-values after the Friedman test.")
-    figs = [("cd", F.cd_diagram(r, colors)),
-            ("rank_over_time", F.rank_over_time_figure(pt.curves, task_type, colors, opts.x_axis)),
-            ("performance_over_time", F.performance_over_time(pt.curves, task_type, colors, opts.x_axis, opts.log))]
-    if task_type in ("mo", "momf"):
-        figs.append(("hypervolume_over_time", F.performance_over_time(pt.curves, task_type, colors, opts.x_axis, opts.log,
-                                                                      hypervolume=True)))
-    figs += [("per_task_ranks", F.heatmap(r, task_type)), ("final_boxplots", F.final_boxplots(pt.final, task_type, colors, opts.log))]
-    for key, (fig, cap) in figs:
-        doc.figure(F.save(fig, fig_dir, f"{task_type}_{key}", tight=key == "cd"), cap)
+        doc.table(pvalue_table(r.wilcoxon_holm), "Pairwise Wilcoxon signed-rank p-values over the common tasks "
+                                                 "(zero_method zsplit; exact for N <= 10), Holm-adjusted over all pairs.")
+    if r.nemenyi is not None:
+        doc.table(pvalue_table(r.nemenyi), "Nemenyi post-hoc p-values after the Friedman test (what the CD diagram's bars show).")
+        doc.p(TEST_DIFFERENCE)
+    if not r.comparable:
+        doc.p("No figures: no task was run by two or more optimizers, so there is nothing to compare.")
+    else:
+        figs = [("cd", F.cd_diagram(r, colors))] if r.wilcoxon_holm is not None else []
+        figs += [("rank_over_time", F.rank_over_time_figure(shared.curves, task_type, colors, opts.x_axis)),
+                ("performance_over_time", F.performance_over_time(shared.curves, task_type, colors, opts.x_axis, opts.log))]
+        if task_type in ("mo", "momf"):
+            figs.append(("hypervolume_over_time", F.performance_over_time(shared.curves, task_type, colors, opts.x_axis,
+                                                                          opts.log, hypervolume=True)))
+        figs += [("per_task_ranks", F.heatmap(r, task_type)),
+                 ("final_boxplots", F.final_boxplots(shared.final, task_type, colors, opts.log))]
+        for key, (fig, cap) in figs:
+            cap += "" if key == "cd" else f" Common tasks only ({len(common)})."
+            doc.figure(F.save(fig, fig_dir, f"{task_type}_{key}", tight=key == "cd"), cap)
     table, caption = per_task_table(pt, task_type)
     doc.h(3, f"Per-task final performance, {name}")
     doc.table(table, caption)
@@ -231,6 +269,9 @@ def build_report(sources: Iterable[str | Path], out: str | Path = "report", task
     out = Path(out)
     options = options or Options()
     g = gather(sources, out / "data", progress=progress)
+    if g.runs.empty:
+        raise NothingToReport(f"no runs found in {', '.join(str(s) for s in sources)} (no directory with a run.json "
+                              "below it): run `make run ...` first, or point RUNS= at a results directory")
     task_ids, missing = None, []
     if taskset:
         from carps_like import registry
@@ -256,15 +297,19 @@ def build_report(sources: Iterable[str | Path], out: str | Path = "report", task
     rankings = {}
     for t in types:
         rankings[t] = r = _type_section(doc, perf, t, fig_dir, colors)
-        summary_rows.append({"task type": F.TYPE_NAMES[t], "tasks": len(r.per_task_rank), "optimizers": len(r.optimizers),
-                             "best (mean rank)": f"{r.best} ({fmt(r.summary.loc[r.best, 'mean_rank'])})",
+        summary_rows.append({"task type": F.TYPE_NAMES[t], "common tasks": len(r.blocks),
+                             "tasks": len(r.per_task_score), "optimizers": len(r.optimizers),
+                             "best (mean rank)": r.best_label() + (f" ({fmt(r.summary.loc[r.best, 'mean_rank'])})"
+                                                                   if r.best else ""),
                              "test": r.test, "p": fmt(r.p_value)})
         if progress:
             print(f"report: {t} done ({time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
     if summary_rows:  # the overview goes right after the introduction
         overview = Doc()
         overview.h(2, "Overview")
-        overview.table(pd.DataFrame(summary_rows).set_index("task type"), "Best optimizer per task type and the test behind it.")
+        overview.table(pd.DataFrame(summary_rows).set_index("task type"), "Best optimizer per task type (lowest mean rank on the tasks every optimizer ran; none when "
+                       "tied or not comparable) and the test behind it; a best is not significantly better unless the "
+                       "test says so.")
         doc.blocks[3:3] = overview.blocks
     _status_section(doc, g, missing)
     out.mkdir(parents=True, exist_ok=True)
@@ -274,6 +319,9 @@ def build_report(sources: Iterable[str | Path], out: str | Path = "report", task
     perf.final.to_csv(out / "data" / "final.csv", index=False)
     if progress:
         print(f"report: {index} ({time.perf_counter() - t0:.1f}s)", file=sys.stderr, flush=True)
+    if perf.final.empty:
+        raise NothingToReport(f"{len(g.runs)} run(s) found ({status_summary(g.runs)}), none complete or failed"
+                              + (f" on task set {taskset}" if taskset else "") + f": nothing to analyse ({index} lists them)")
     return index
 
 
@@ -303,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         index = build_report(args.sources, args.out, args.taskset or None, options_from(args))
+    except NothingToReport as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (UserError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

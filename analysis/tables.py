@@ -53,9 +53,24 @@ def number(v: float, digits: int = 3) -> str:
 
 def cell(main: float, spread: float | None, bold: bool, worse: bool) -> str:
     text = number(main) + ("" if spread is None or not math.isfinite(spread) else r" $\pm$ " + number(spread, 2))
-    if bold:
-        text = r"\textbf{" + text + "}"
+    if bold:  # \boldmath: \textbf alone leaves $1.2\times10^{3}$ and $\pm$ in normal weight
+        text = r"\textbf{\boldmath " + text + "}"
     return text + (DAGGER if worse else "")
+
+
+def options_note(task_type: str, options: Options) -> str:
+    """The analysis options behind a table's numbers, as the command-line flags that set them."""
+    def flag(name: str, value: str = "") -> str:
+        return r"\texttt{-{}-" + escape(name + (" " + value if value else "")) + "}"
+
+    parts = []
+    if task_type in ("bb", "mf"):
+        parts.append(flag("normalization", options.normalization) + (", " + flag("log") if options.log else ", linear scale"))
+    if task_type in ("mf", "momf"):
+        parts.append(flag("mf-policy", options.mf_policy))
+    if task_type in ("mo", "momf"):
+        parts.append(flag("mo-box", options.mo_box))
+    return "Analysis options: " + "; ".join(parts) + "."
 
 
 def tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
@@ -65,19 +80,36 @@ def tabular(header: list[str], rows: list[list[str]], align: str) -> list[str]:
     return lines
 
 
-def summary_table(r: Ranking, task_type: str, log: bool) -> list[str]:
+def summary_table(r: Ranking, task_type: str, options: Options) -> list[str]:
+    """Mean rank and score on the tasks every optimizer ran; bold only for a leader the data backs
+    (not when all tie or no task is shared), optimizers without common tasks listed in the caption."""
     worse = r.significantly_worse_than_best()
-    best_rank = r.summary["mean_rank"].min()
-    best_score = r.summary["score"].min()
+    leaders = set(r.leaders) if len(r.leaders) < len(r.optimizers) else set()
+    scores = r.summary["score"]
+    best_score = scores.min() if leaders and not np.allclose(scores, scores.min()) else math.nan
     rows = []
-    for opt, s in r.summary.sort_values("mean_rank").iterrows():
-        rows.append([escape(opt), cell(s.mean_rank, None, np.isclose(s.mean_rank, best_rank), opt in worse),
-                     cell(s.score, s.score_std, np.isclose(s.score, best_score), False), str(int(s.n_tasks))])
+    for opt, s in r.summary.sort_values(["mean_rank", "n_tasks_run"], ascending=[True, False]).iterrows():
+        rows.append([escape(opt), cell(s.mean_rank, None, opt in leaders, opt in worse),
+                     cell(s.score, s.score_std, bool(np.isclose(s.score, best_score)), False),
+                     f"{int(s.n_tasks)} / {int(s.n_tasks_run)}"])
     name = TYPE_NAMES[task_type]
+    if not r.comparable:
+        verdict = "No task was run by two or more optimizers: no comparison, nothing is bold."
+    elif not leaders:
+        verdict = "All optimizers tie on mean rank: nothing is bold."
+    else:
+        verdict = "Best in bold; a bold value is not significantly better unless the test says so."
+    excluded = (f" {len(r.excluded_tasks)} task(s) not every optimizer ran are left out." if r.excluded_tasks else "")
+    attain = r.attainable()
+    limits = ("" if not attain or attain["pairwise"] < r.alpha else
+              f" With {len(r.blocks)} common tasks no pairwise test can reach $\\alpha$ "
+              f"(smallest attainable Holm-adjusted $p = {number(attain['pairwise'])}$).")
     caption = (f"{name.capitalize()} tasks: mean rank (per-task ranks averaged over seeds, then tasks) and "
-               f"{score_label(task_type, log)} (mean $\\pm$ std over tasks); best in bold; {DAGGER} significantly worse "
-               f"than the best (Wilcoxon signed-rank over tasks, Holm, $\\alpha = {r.alpha}$). {escape(r.test)}"
-               + (f", $p = {number(r.p_value)}$" if math.isfinite(r.p_value) else "") + ".")
+               f"{score_label(task_type, options.log)} (mean $\\pm$ std over tasks) on the {len(r.blocks)} tasks every "
+               f"optimizer ran (Tasks: common / run).{excluded} {verdict} {DAGGER} significantly worse than the best "
+               f"(Wilcoxon signed-rank over tasks, Holm, $\\alpha = {r.alpha}$). {escape(r.test)}"
+               + (f", $p = {number(r.p_value)}$ ({escape(r.p_method)})" if math.isfinite(r.p_value) else "") + "."
+               + limits + " " + options_note(task_type, options))
     return ([r"\begin{table}[t]", r"\centering", r"\caption{" + caption + "}", r"\label{tab:carps-" + task_type + "-summary}"]
             + tabular(["Optimizer", "Mean rank", "Normalized score", "Tasks"], rows, "lrrr") + [r"\end{table}"])
 
@@ -99,13 +131,15 @@ def per_task_table(perf: Performance, task_type: str, stat: str) -> list[str]:
                 continue
             t = table.loc[(task, opt)]
             main, spread = (t["mean"], t["std"]) if stat == "mean" else (t["median"], t["iqr"])
-            row.append(cell(main, spread, opt == best.get(task), opt in worse.get(task, ())))
+            row.append(cell(main, spread, opt in best.get(task, ()), opt in worse.get(task, ())))
         rows.append(row)
     what = "hypervolume of the final front (normalized objectives, reference point 1.1)" if mo else \
         "final incumbent value in the objective's own direction"
     spread = "mean $\\pm$ std" if stat == "mean" else "median $\\pm$ IQR"
-    caption = (f"{TYPE_NAMES[task_type].capitalize()} tasks: {what}, {spread} over seeds; best in bold; {DAGGER} "
-               f"significantly worse than the best on that task (Mann-Whitney U over seeds, Holm, $\\alpha = 0.05$).")
+    caption = (f"{TYPE_NAMES[task_type].capitalize()} tasks: {what}, {spread} over seeds; best in bold where two or "
+               f"more optimizers ran the task and not all tie; {DAGGER} significantly worse than the best on that task "
+               f"(Mann-Whitney U over seeds, exact for small samples, Holm, $\\alpha = 0.05$); -- = not run. "
+               + options_note(task_type, perf.options))
     return ([r"\begin{table}[t]", r"\centering", r"\small", r"\caption{" + caption + "}",
              r"\label{tab:carps-" + task_type + "-per-task}"]
             + tabular(["Task", *[escape(o) for o in opts]], rows, "l" + "r" * len(opts)) + [r"\end{table}"])
@@ -127,10 +161,17 @@ def macros(rankings: dict[str, Ranking], perf: Performance) -> list[str]:
     define(macro_name("Num", "Optimizers"), str(len(perf.optimizers)))
     for t, r in rankings.items():
         T = MACRO_TYPE[t]
-        define(macro_name("Num", "Tasks", T), str(len(r.per_task_rank)))
-        define(macro_name("Best", T), escape(r.best))
-        define(macro_name("Best", T, "Rank"), number(float(r.summary.loc[r.best, "mean_rank"])))
-        define(macro_name("Best", T, "Score"), number(float(r.summary.loc[r.best, "score"])))
+        define(macro_name("Num", "Tasks", T), str(len(r.per_task_score)))
+        define(macro_name("Num", "Common", "Tasks", T), str(len(r.blocks)))
+        if r.best is None:  # never a winner the data cannot back
+            lines.append(f"% no single best for {T}: {r.best_label()}")
+            define(macro_name("Best", T), "--")
+            define(macro_name("Best", T, "Rank"), "--")
+            define(macro_name("Best", T, "Score"), "--")
+        else:
+            define(macro_name("Best", T), escape(r.best))
+            define(macro_name("Best", T, "Rank"), number(float(r.summary.loc[r.best, "mean_rank"])))
+            define(macro_name("Best", T, "Score"), number(float(r.summary.loc[r.best, "score"])))
         define(macro_name("P", "Value", T), number(r.p_value))
     return lines
 
@@ -148,7 +189,7 @@ def write_tables(perf: Performance, out: str | Path, stat: str = "mean") -> list
             continue
         rankings[t] = r = rank(pt.final, t)
         body = ["% " + TYPE_NAMES[t] + " tables; generated by `make tables`, do not edit. Needs \\usepackage{booktabs}.",
-                *summary_table(r, t, perf.options.log), "", *per_task_table(pt, t, stat)]
+                *summary_table(r, t, perf.options), "", *per_task_table(pt, t, stat)]
         path = out / f"{t}.tex"
         path.write_text("\n".join(body) + "\n")
         paths.append(path)

@@ -52,3 +52,25 @@ def test_ecdf_midpoints_are_uniform_marginals():
     pts = ecdf_midpoints(rng.exponential(size=(100, 3)))
     for j in range(3):
         assert sorted(pts[:, j]) == pytest.approx((np.arange(100) + 0.5) / 100)
+
+
+def test_nan_seed_scores_are_averaged_over_the_finite_seeds_and_reported():
+    """Issue 17 item 11: a NaN seed used to vanish silently in the mean."""
+    f = final_frame({"t1": {"a": 0.1, "b": 0.2}, "t2": {"a": 0.3, "b": 0.9}, "t3": {"a": 0.2, "b": 0.5}}, seeds=3)
+    f.loc[(f.task_id == "t2") & (f.optimizer_id == "b") & (f.seed == 2), "score"] = np.nan
+    e = embed(f, "bb", ["a", "b"])
+    assert e.task_ids == ["t1", "t2", "t3"] and e.raw[1, 1] == pytest.approx(0.9) and e.excluded == {}
+    assert e.nan_seeds == {"t2": "b: 1 of 3 seeds NaN"}
+
+
+def test_infinite_scores_exclude_the_task_with_the_reason():
+    """Issue 17 item 11: an infinite score used to stay in as an extreme rank."""
+    f = final_frame({"t1": {"a": 0.1, "b": 0.2}, "t2": {"a": 0.3, "b": 0.9}, "t3": {"a": 0.2, "b": 0.5},
+                     "t4": {"a": 0.4, "b": 0.1}, "t5": {"a": 0.6}}, seeds=3)
+    f.loc[(f.task_id == "t1") & (f.optimizer_id == "b") & (f.seed == 3), "score"] = -np.inf
+    f.loc[(f.task_id == "t3") & (f.optimizer_id == "a") & (f.seed != 2), "score"] = np.inf
+    f.loc[(f.task_id == "t5") & (f.optimizer_id == "a") & (f.seed == 1), "score"] = np.inf
+    e = embed(f, "bb", ["a", "b"])
+    assert e.task_ids == ["t2", "t4"] and np.isfinite(e.points).all() and e.nan_seeds == {}
+    assert e.excluded == {"t1": "infinite score of b (1 of 3 seeds)", "t3": "infinite score of a (2 of 3 seeds)",
+                          "t5": "no usable run of b; infinite score of a (1 of 3 seeds)"}

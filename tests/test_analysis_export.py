@@ -175,6 +175,32 @@ def test_ioh_low_fidelity_values_are_ignored(gathered, tmp_path):
         assert run["best"]["y"] > 0
 
 
+def test_ioh_exports_full_fidelity_runs_with_nan_fidelity_and_skips_name_the_optimizer(tmp_path, capsys):
+    """Issue 17 item 2: an optimizer run at full fidelity records NaN fidelity on an mf task, which
+    the analysis counts as the maximum (`eligible_mask`); the export must give its values too."""
+    from carps_like import registry
+    from carps_like.experiment import run_cell
+
+    root = tmp_path / "runs"
+    for task_id in ("toy/mf", "toy/momf"):
+        out = run_cell(registry.get_optimizer_config("optuna_nsga2_full"), _task(task_id, 5), 1, out=root, study="t")
+        assert out.status == "complete"
+    g = gather([root])
+    trials = _trials(g, "optuna_nsga2_full", "toy/mf", 1)
+    assert trials.fidelity.isna().all() and trials.status.eq("SUCCESS").all()
+    assert value_mask(trials, {"fidelity": {"max": 9}}).all()
+    result = export_ioh(g, tmp_path / "ioh")
+    meta, folder = _ioh_json(tmp_path / "ioh", "optuna_nsga2_full", "toy/mf")
+    (run,) = meta["scenarios"][0]["runs"]
+    assert run["evals"] == 5 and run["best"]["y"] == pytest.approx(_best(trials), rel=1e-12)
+    (block,) = _dat_blocks(folder / meta["scenarios"][0]["path"])
+    assert block[0] == (1, pytest.approx(trials.cost.iloc[0], abs=1e-9), 1.0)  # a value from the first trial on
+    assert [(s.optimizer_id, s.task_id) for s in result.skipped] == [("optuna_nsga2_full", "toy/momf")]
+    assert export_main([str(root), "--format", "ioh", "--out", str(tmp_path / "cli")]) == 0
+    assert "skipped 1 runs: momf task: multi-objective" in (out := capsys.readouterr().out)
+    assert "[optuna_nsga2_full on toy/momf]" in out  # the CLI names the optimizer of a skipped run
+
+
 def test_ioh_skips_multi_objective_runs_with_a_reason(ioh_out):
     _, result = ioh_out
     skipped = {(s.task_id, s.seed): s.reason for s in result.skipped}
@@ -299,7 +325,7 @@ def test_coco_output_loads_in_cocopp_when_installed(coco_out):
 def test_cli_exports_and_lists_skipped_runs(runs_root, tmp_path, capsys):
     assert export_main([str(runs_root), "--format", "ioh", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "-> " in out and "skipped 2 runs" in out and "toy/mo" in out
+    assert "-> " in out and "skipped 2 runs" in out and "[randomsearch on toy/mo]" in out  # optimizer and task
     assert (tmp_path / "randomsearch").is_dir()
 
 

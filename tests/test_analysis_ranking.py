@@ -127,7 +127,7 @@ def test_per_task_best_respects_direction():
     final = final_frame({"a": [[0.9, 0.91, 0.92]], "b": [[0.1, 0.11, 0.12]]})
     best_max, worse_max = per_task_best_and_markers(final, "bb", "final_value", {"task00": False})
     best_min, _ = per_task_best_and_markers(final, "bb", "final_value", {"task00": True})
-    assert best_max == {"task00": "a"} and best_min == {"task00": "b"}
+    assert best_max == {"task00": {"a"}} and best_min == {"task00": {"b"}}
     assert worse_max["task00"] == set()  # three seeds each: Mann-Whitney cannot reach 0.05
 
 

@@ -70,3 +70,25 @@ def test_full_set_leaves_out_excluded_collections():
     assert not any(t.startswith("toy/") for ids in sets.values() for t in ids)
     for t, spec in cfg["types"].items():
         assert len(spec["reference"]) == 3 and 10 <= spec["k"] <= 30
+
+
+def test_select_reports_nan_seeds_and_infinite_scores(tmp_path, monkeypatch, capsys):
+    """Issue 17 item 11: `make subsets` says which tasks the embedding averaged over fewer seeds
+    or excluded for an infinite score, on stdout and in the subset headers."""
+    from analysis import subsets
+
+    final = synthetic_final()
+    final.loc[(final.task_id == "syn/t03") & (final.optimizer_id == "b") & (final.seed == 1), "score"] = np.nan
+    final.loc[(final.task_id == "syn/t07") & (final.optimizer_id == "c") & (final.seed == 2), "score"] = np.inf
+    sel = select_type(CFG, final, "bb")
+    assert sel.n_candidates == 39 and "syn/t07" not in sel.dev + sel.test
+    monkeypatch.setattr(subsets, "load_config", lambda: CFG)
+    monkeypatch.setattr(subsets, "load_full_set_results", lambda cfg: final)
+    assert subsets.main(["select", "--types", "bb", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    header = (tmp_path / "subset_bb_dev.yaml").read_text()
+    for text in (out, header):
+        assert "excluded (1): syn/t07 (infinite score of c (1 of 2 seeds))" in text
+        assert "NaN seed scores, mean over the finite seeds (1): syn/t03 (b: 1 of 2 seeds NaN)" in text
+    assert "k = 6 of 39 embedded tasks (1 excluded: a reference optimizer has no usable run or an infinite score)" in header
+    assert yaml.safe_load(header)["tasks"] == sel.dev
