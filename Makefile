@@ -26,7 +26,7 @@ REPORT   ?= report
 TABLES   ?= tables
 TASKSET  ?=
 FORMAT   ?= ioh
-EXPORT   ?= export
+EXPORT   ?= export/$(FORMAT)
 TYPES    ?=
 BASELINES ?=
 FAIL_IF_WORSE_THAN ?=
@@ -37,11 +37,20 @@ WORKERS  ?= 1
 # make compare defaults to 3 seeds unless SEEDS is given on the command line or in the environment
 COMPARE_SEEDS = $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),3)
 
+# GNU make exits 2 whenever a command fails, whatever the command's own status. With
+# EXIT_STATUS=<file>, `run` and `compare` write that status (0, 1, 2, 130, ...) to <file>; a stale
+# file is removed first, so no file means make stopped before the command (README: exit status).
+EXIT_STATUS ?=
+ifneq ($(EXIT_STATUS),)
+$(shell rm -f '$(EXIT_STATUS)')
+endif
+keep_status = $(if $(EXIT_STATUS),; status=$$?; echo $$status > '$(EXIT_STATUS)'; exit $$status)
+
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-surrogate lm-report
+.PHONY: docs queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-surrogate lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,7 +69,7 @@ install: $(STAMP)  ## create .venv from requirements.lock (idempotent)
 run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make run OPT=smac TASK=subset_bb [BATCH=4]
 	$(PY) -m carps_like.study --optimizer '$(OPT)' --task '$(TASK)' --seeds '$(SEEDS)' --out '$(OUT)' --study '$(STUDY)' \
 	  $(if $(JOBS),--jobs $(JOBS)) $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) \
-	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(LAUNCHER),--launcher '$(LAUNCHER)') $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)
+	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(LAUNCHER),--launcher '$(LAUNCHER)') $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)$(keep_status)
 
 report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=report): make report RUNS=runs [TASKSET=subset_bb] [ARGS="--log"]
 	$(PY) -m analysis.report $(RUNS) --out '$(REPORT)' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
@@ -84,12 +93,12 @@ compare: $(STAMP)  ## conformance + dev-subset runs + report vs the shipped base
 	$(PY) -m analysis.compare '$(OPT)' --seeds '$(COMPARE_SEEDS)' --out '$(COMPARE)' --runs '$(OUT)' \
 	  $(if $(TYPES),--types '$(TYPES)') $(if $(BASELINES),--baselines '$(BASELINES)') \
 	  $(if $(FAIL_IF_WORSE_THAN),--fail-if-worse-than '$(FAIL_IF_WORSE_THAN)') $(if $(JOBS),--jobs $(JOBS)) \
-	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)
+	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)$(keep_status)
 
 changed-optimizers: $(STAMP)  ## optimizer configs changed since BASE (=origin/main), for the CI compare job
 	@$(PY) -m analysis.changed_optimizers '$(BASE)'
 
-export: $(STAMP)  ## runs in IOHprofiler or COCO format: make export RUNS=runs FORMAT=ioh|coco EXPORT=export
+export: $(STAMP)  ## runs in IOHprofiler or COCO format into export/<FORMAT>/: make export RUNS=runs FORMAT=ioh|coco [EXPORT=dir]
 	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'
 
 test: $(STAMP)  ## run the fast test suite (TEST_JOBS=auto: one worker per core)
@@ -162,3 +171,6 @@ perf-queue: $(STAMP)  ## scaling: 200 cheap runs with 1 and 2 workers (joblib an
 
 perf-compare: $(STAMP)  ## wall time of make compare OPT (=randomsearch) against the time its runs took
 	$(PY) perf/compare_cost.py '$(OPT)' $(if $(JOBS),--jobs $(JOBS)) $(if $(TYPES),--types '$(TYPES)')
+
+docs: $(STAMP)  ## regenerate the reference tables in docs/ (optimizer capabilities, task counts) from the code
+	$(PY) -m carps_like.reference_docs

@@ -103,9 +103,11 @@ def compute(gathered: Gathered, options: Options | None = None, task_ids: list[s
         if info.multi_objective:
             costs = np.array([np.asarray(c, float) if c is not None else np.full(info.n_objectives, np.nan)
                               for c in task_trials["costs"]], dtype=float).reshape(len(task_trials), info.n_objectives)
+            elig = elig & np.isfinite(costs).all(axis=1)  # old data may hold NaN/inf as SUCCESS
             scale = MultiObjectiveScale.fit(info, costs[elig], options.mo_box)
         else:
             costs = task_trials["cost"].to_numpy(float)
+            elig = elig & np.isfinite(costs)  # old data may hold NaN/inf as SUCCESS
             configs = task_trials["config"].to_numpy() if info.fidelity_max is not None else None
             inc_all = np.empty(len(costs))
             for a, b in bounds:

@@ -88,10 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="+", metavar="RUNS", help="run roots, study or run directories, gathered trials.parquet")
     parser.add_argument("--format", required=True, help=f"one of: {', '.join(FORMATS)}")
-    parser.add_argument("--out", required=True, help="output directory (one folder per optimizer is written there)")
+    parser.add_argument("--out", default=None, help="output directory (one folder per optimizer is written there; "
+                                                     "default export/<format>, so formats never share a folder)")
     args = parser.parse_args(argv)
     try:
-        return run(args.sources, args.format, args.out)
+        return run(args.sources, args.format, args.out or str(Path("export") / args.format))
     except (BadInput, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

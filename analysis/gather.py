@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from carps_like.queue import is_queue_url
 from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, TRIALS_PARQUET, iter_run_dirs,
-                              read_trials, trial_arrow_schema, trial_table_rows)
+                              read_trial_log, trial_arrow_schema, trial_table_rows)
 
 TRIALS_TABLE = "trials.parquet"
 RUNS_TABLE = "runs.parquet"
@@ -106,12 +106,14 @@ def read_run(directory: Path) -> tuple[dict, pa.Table]:
                  "reason": f"run.json unreadable ({type(exc).__name__})"}, _trials_table([]))
     status = meta.get("status")
     parquet = directory / TRIALS_PARQUET
+    log_note = ""  # lines of trials.jsonl left out (a torn last line), said in the run's reason
     if status in ("complete", "failed") and parquet.exists():
         table = pq.read_table(parquet)
         table = table.append_column("run_key", pa.array([key] * table.num_rows, pa.string()))
         table = table.select(_TRIAL_SCHEMA.names).cast(_TRIAL_SCHEMA)
     else:
-        rows = trial_table_rows(meta, read_trials(directory))
+        trials, log_note = read_trial_log(directory)
+        rows = trial_table_rows(meta, trials)
         for r in rows:
             r["run_key"] = key
         table = _trials_table(rows)
@@ -136,6 +138,8 @@ def read_run(directory: Path) -> tuple[dict, pa.Table]:
         reason, status = f"unknown status {status!r} in run.json", "corrupt"
     if status == "incomplete":
         reason += f"; {n_rows} trials, budget {used:g} of {budget.get('n_trials')}"
+    if log_note:
+        reason = f"{reason}; {log_note}" if reason else log_note
     run = {
         "run_key": key, "path": str(directory), "status": status, "reason": reason,
         **{k: meta.get(k) for k in ("study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed",

@@ -257,6 +257,13 @@ def _status_section(doc: Doc, g: Gathered, missing_tasks: list[str]) -> None:
             columns={"optimizer_id": "optimizer", "task_id": "task", "n_trials": "trials"})
         doc.table(table, "Runs that are not complete" + (f" (first {MAX_STATUS_ROWS} of {len(bad)}; all in data/runs.parquet)"
                                                           if len(bad) > MAX_STATUS_ROWS else ""), index=False)
+    analysed = g.trials[g.trials["run_key"].isin(g.usable_runs()["run_key"])]
+    nonfinite = analysed.loc[analysed["status"].eq("NONFINITE"), "optimizer_id"].value_counts().sort_index()
+    if len(nonfinite):
+        total = analysed["optimizer_id"].value_counts()
+        doc.p("Trials whose objective returned NaN or an infinite value (status NONFINITE: recorded, told to the "
+              "optimizer as a crash, never an incumbent): "
+              + ", ".join(f"{o} {n} of {total[o]}" for o, n in nonfinite.items()) + ".")
     if missing_tasks:
         doc.p(f"{len(missing_tasks)} task(s) of the task set have no usable run: " + ", ".join(missing_tasks[:50])
               + (" ..." if len(missing_tasks) > 50 else ""))

@@ -285,7 +285,7 @@ BEHAVIOUR = {"bb": "uniform / TPE / CMA-ES", "mf": "uniform at full fidelity / D
 
 
 def markdown_row(cfg: dict, sel: Selection) -> str:
-    """One row of the README's subset table."""
+    """One row of the subset table in docs/subsets.md."""
     refs = ", ".join(f"`{o}`" for o in cfg["types"][sel.task_type]["reference"])
     return (f"| {sel.task_type} | {refs} ({BEHAVIOUR.get(sel.task_type, '')}) | {sel.n_candidates} | {sel.k} | "
             f"{sel.dev_discrepancy:.4f} / {sel.test_discrepancy:.4f} | {sel.random_median:.4f} | {sel.tau_dev:.2f} / "
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     p_sel.add_argument("--types", default=",".join(TYPES))
     p_sel.add_argument("--sweep-k", default=None, help="comma list of k: print discrepancy and tau per k, write nothing")
     p_sel.add_argument("--out-dir", type=Path, default=None, help="write the subset files here (default configs/taskset)")
-    p_sel.add_argument("--markdown", action="store_true", help="also print the README's table rows")
+    p_sel.add_argument("--markdown", action="store_true", help="also print the table rows of docs/subsets.md")
     args = parser.parse_args(argv)
     cfg = load_config()
     if args.command == "tasksets":

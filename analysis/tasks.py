@@ -77,13 +77,16 @@ def true_front(task_id: str) -> np.ndarray | None:
     """The task's true Pareto front in cost form, or None (unknown, or task code not importable).
 
     Only the objective class is imported to check for `pareto_front`; the objective is built only
-    when it has one, so expensive surrogate tasks are never constructed here."""
+    when it has one, so expensive surrogate tasks are never constructed here. `task_id` comes from
+    results (data): only an id of this checkout's task catalogue picks a config, never a path."""
     try:
         from carps_like import registry
         from carps_like.experiment import instantiate_objective
 
-        path = registry.CONFIG_DIR / "task" / f"{task_id}.yaml"  # one file, not the whole catalogue
-        cfg = registry._yaml(path)
+        entry = registry.tasks().get(task_id)  # `../../x` would name a YAML file outside configs/task
+        if entry is None:
+            return None
+        cfg = entry.config
         cls = registry.import_target(cfg["objective_function"]["_target_"])
         if not hasattr(cls, "pareto_front"):
             return None

@@ -13,6 +13,12 @@ class IncompatibleError(UserError):
     """The optimizer does not support the task (type, conditional space, ...)."""
 
 
+class OptimizerProtocolError(RuntimeError):
+    """The optimizer broke the ask/tell contract: a configuration outside the space, a fidelity
+    outside its bounds, a batch of the wrong size. The adapter's author fixes it, not the user; the
+    run ends as failed (trials already recorded stay) with this one-line reason."""
+
+
 MAX_LISTED = 40
 
 

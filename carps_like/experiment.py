@@ -27,6 +27,7 @@ class CellOutcome:
     directory: Path
     action: str  # ran | skipped_complete | skipped_failed | skipped_locked
     result: RunResult | None = None
+    reason: str = ""  # why a skipped_locked cell did not run (who holds the lock, when it is taken over)
 
     @property
     def status(self) -> str:
@@ -95,31 +96,52 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
     directory = run_dir(out, study, opt_id, task_cfg["id"], seed)
 
     meta_before = read_run_json(directory)
-    if meta_before is not None and not redo:
-        status = meta_before.get("status")
-        if status == "complete":
-            mismatch = _budget_mismatch(meta_before, budget)
-            old_settings = meta_before.get("optimizer_config")
-            if not mismatch and old_settings is not None and old_settings != variant_cfg:
-                mismatch = f"it was run with other optimizer settings ({old_settings.get('adapter')})"
-            if mismatch:
-                raise UserError(f"run {directory} is complete but {mismatch}; use another study name or redo it (REDO=1)")
-            return CellOutcome(directory, "skipped_complete")
-        if status == "failed" and not retry_failed:
-            return CellOutcome(directory, "skipped_failed")
+    skip = _skip(directory, meta_before, budget, variant_cfg, redo, retry_failed)
+    if skip is not None:
+        return skip
 
     prepared = prepare_run(optimizer_cfg, task_cfg, seed, study)
     handle = RunHandle(directory)
     try:
         handle.acquire()
-    except RunLockedError:
-        return CellOutcome(directory, "skipped_locked")
+    except RunLockedError as exc:
+        return CellOutcome(directory, "skipped_locked", reason=str(exc))
     try:
+        meta_now = read_run_json(directory)
+        if _version(meta_now) != _version(meta_before):
+            # another process ran it between our read and the lock: its result is what REDO or
+            # RETRY_FAILED asked for, so it is judged as a plain re-run would judge it
+            skip = _skip(directory, meta_now, budget, variant_cfg, False, False)
+            if skip is not None:
+                return skip
         handle.archive_previous()
         result = prepared.execute(handle, handle.optimizer_workdir())
     finally:
         handle.release()
     return CellOutcome(directory, "ran", result)
+
+
+def _version(meta: dict | None) -> tuple | None:
+    return None if meta is None else (meta.get("status"), meta.get("started"), meta.get("finished"))
+
+
+def _skip(directory: Path, meta: dict | None, budget: Budget, variant_cfg: dict, redo: bool,
+          retry_failed: bool) -> CellOutcome | None:
+    """The outcome of a cell that must not run given its run.json, or None to run it."""
+    if meta is None or redo:
+        return None
+    status = meta.get("status")
+    if status == "complete":
+        mismatch = _budget_mismatch(meta, budget)
+        old_settings = meta.get("optimizer_config")
+        if not mismatch and old_settings is not None and old_settings != variant_cfg:
+            mismatch = f"it was run with other optimizer settings ({old_settings.get('adapter')})"
+        if mismatch:
+            raise UserError(f"run {directory} is complete but {mismatch}; use another study name or redo it (REDO=1)")
+        return CellOutcome(directory, "skipped_complete")
+    if status == "failed" and not retry_failed:
+        return CellOutcome(directory, "skipped_failed")
+    return None
 
 
 @dataclass

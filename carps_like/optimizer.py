@@ -59,7 +59,9 @@ class Optimizer(ABC):
 
     @abstractmethod
     def ask(self) -> TrialInfo:
-        """Propose the next trial (config and, for multi-fidelity tasks, a fidelity)."""
+        """Propose the next trial (config and, for multi-fidelity tasks, a fidelity). The runner
+        checks both against the task before evaluating anything: a configuration outside the space
+        or a fidelity outside its bounds ends the run with an OptimizerProtocolError."""
 
     @abstractmethod
     def tell(self, trial_info: TrialInfo, trial_value: TrialValue) -> None:

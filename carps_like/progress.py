@@ -1,7 +1,9 @@
 """Study progress by watching run directories, so it works the same under every Hydra launcher.
 
 A cell counts as done once its run.json reaches a terminal status with a finish time after the
-study was launched. Polling reads only the cells still pending.
+study was launched. Polling reads only the cells still pending, and of a running cell only the
+last line of its trial log (the budget it has spent), so long runs show progress per trial and
+the ETA is refined from finished trials (`carps_like.estimate`), not only from finished runs.
 """
 from __future__ import annotations
 
@@ -10,7 +12,27 @@ import threading
 import time
 from pathlib import Path
 
-from .store import read_run_json
+from .store import TRIALS_FILE, read_run_json
+
+
+def budget_spent(directory: Path) -> float:
+    """Budget used after the last complete line of a run's trial log (0 when there is none)."""
+    import json
+
+    try:
+        with open(directory / TRIALS_FILE, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            lines = f.read().split(b"\n")
+    except OSError:
+        return 0.0
+    for line in reversed(lines[1:] if len(lines) > 1 and size > 8192 else lines):
+        try:
+            return float(json.loads(line).get("budget_used") or 0.0)
+        except ValueError:
+            continue
+    return 0.0
 
 
 def _fmt(seconds: float) -> str:
@@ -23,9 +45,14 @@ def _fmt(seconds: float) -> str:
 class ProgressMonitor:
     """Prints `done/total, failures, running, ETA` for a set of run directories."""
 
-    def __init__(self, directories: list[Path], label: str, stream=None, interval: float = 1.0) -> None:
+    def __init__(self, directories: list[Path], label: str, stream=None, interval: float = 1.0,
+                 costs: list | None = None, upfront: float | None = None) -> None:
         self.pending = list(directories)
         self.total = len(directories)
+        self.costs = dict(zip(directories, costs)) if costs else {}  # directory -> estimate.CellCost
+        self.upfront = upfront
+        self.spent: dict[Path, float] = {}  # budget spent per unfinished run
+        self.finished: set[Path] = set()
         self.done = 0
         self.failed = 0
         self.label = label
@@ -48,20 +75,38 @@ class ProgressMonitor:
             if status in ("complete", "failed") and finished >= self.t0 - 1:
                 self.done += 1
                 self.failed += status == "failed"
+                self.finished.add(d)
+                self.spent.pop(d, None)
             else:
                 running += status == "running"
+                if status == "running":
+                    self.spent[d] = budget_spent(d)
                 still.append(d)
         self.pending = still
         self.running = running
 
+    def eta(self, elapsed: float) -> str:
+        if self.costs:
+            from .estimate import eta
+
+            dirs = list(self.costs)
+            return _fmt(eta([self.costs[d] for d in dirs], [self.spent.get(d, 0.0) for d in dirs],
+                            [d in self.finished for d in dirs], elapsed, self.upfront or 0.0))
+        return _fmt(elapsed / self.done * (self.total - self.done)) if self.done else "?"
+
+    def trials_part(self) -> str:
+        """Budget spent over budget planned, when every run has a trial budget."""
+        if not self.costs or any(c.n_trials is None for c in self.costs.values()):
+            return ""
+        planned = sum(c.n_trials for c in self.costs.values())
+        spent = sum(c.n_trials for d, c in self.costs.items() if d in self.finished) + sum(self.spent.values())
+        return f", {spent:.0f}/{planned:.0f} trials"
+
     def line(self) -> str:
         elapsed = time.time() - self.t0
-        eta = "?"
-        if self.done:
-            eta = _fmt(elapsed / self.done * (self.total - self.done))
         failed = f", {self.failed} failed" if self.failed else ""
-        return (f"[{self.label}] {self.done}/{self.total} runs done{failed}, {getattr(self, 'running', 0)} running, "
-                f"elapsed {_fmt(elapsed)}, ETA {eta}")
+        return (f"[{self.label}] {self.done}/{self.total} runs done{failed}, {getattr(self, 'running', 0)} running"
+                f"{self.trials_part()}, elapsed {_fmt(elapsed)}, ETA {self.eta(elapsed)}")
 
     def _emit(self, final: bool = False) -> None:
         line = self.line()

@@ -5,8 +5,10 @@ and checking compatibility before a study starts is fast.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +84,55 @@ def get_task(task_id: str) -> TaskEntry:
 
 
 def get_optimizer_config(name: str) -> dict:
+    """The config of configs/optimizer/<name>.yaml, its keys checked (check_optimizer_config)."""
     all_opts = optimizers()
     if name not in all_opts:
         raise unknown_name("optimizer", name, all_opts, "make optimizers")
+    _checked(name)
     return all_opts[name]
+
+
+#: top-level keys of an optimizer config (docs/adding-an-optimizer.md)
+OPTIMIZER_KEYS = ("id", "adapter", "by_task_type", "batch_size", "full_fidelity")
+RUNNER_ARGUMENTS = ("self", "task", "seed", "workdir")  # what the runner passes every adapter itself
+
+
+@functools.lru_cache(maxsize=None)
+def _checked(name: str) -> None:
+    """check_optimizer_config once per process: a study looks an optimizer up once per task."""
+    path = CONFIG_DIR / "optimizer" / f"{name}.yaml"
+    try:
+        path = path.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    check_optimizer_config(optimizers()[name], str(path))
+
+
+def check_optimizer_config(cfg: dict, source: str) -> None:
+    """Refuse an unknown key before any run starts: a typo in an adapter setting would otherwise
+    fail every run (each marked failed, skipped until --retry-failed), and a top-level one would
+    be ignored. The adapter's settings are the keyword parameters of its class's constructor."""
+    if not isinstance(cfg, dict) or not all(isinstance(cfg.get(k) or {}, dict) for k in ("adapter", "by_task_type")):
+        raise UserError(f"{source}: an optimizer config is a mapping: id, adapter: {{_target_: ..., settings}}, ...")
+    _refuse_unknown(cfg, list(OPTIMIZER_KEYS), source, "key", "accepted")
+    _refuse_unknown(cfg.get("by_task_type") or {}, [t.value for t in TaskType], source, "by_task_type key", "accepted")
+    adapter = cfg.get("adapter") or {}
+    if not adapter.get("_target_"):
+        return  # a dispatcher (by_task_type), or `no adapter._target_`, said where the adapter is needed
+    params = inspect.signature(import_target(adapter["_target_"]).__init__).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    accepted = ["_target_"] + [p.name for p in params if p.name not in RUNNER_ARGUMENTS
+                               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    _refuse_unknown(adapter, accepted, source, "adapter setting", f"{adapter['_target_']} accepts")
+
+
+def _refuse_unknown(mapping: dict, accepted: list, source: str, what: str, accepted_by: str) -> None:
+    unknown = [k for k in mapping if k not in accepted]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), accepted, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UserError(f"{source}: unknown {what} {unknown[0]!r}{hint}; {accepted_by}: {', '.join(accepted)}")
 
 
 def resolve_task_names(name: str) -> list[str]:

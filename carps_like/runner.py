@@ -12,8 +12,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .errors import OptimizerProtocolError
 from .incumbent import IncumbentTracker
 from .optimizer import Optimizer
+from .spaces import ConfigurationChecker
 from .store import RunHandle
 from .task import Task
 from .types import Status, TrialInfo, TrialValue
@@ -25,10 +27,6 @@ class StoreError(RuntimeError):
     """A trial could not be recorded (disk full, read-only results, database gone): not the
     optimizer's fault, so it is not recorded as an optimizer failure. The run stays unfinished
     (resumable), never complete."""
-
-
-class OptimizerProtocolError(RuntimeError):
-    """The optimizer broke the ask/tell contract (e.g. a fidelity outside the task's bounds)."""
 
 
 @dataclass
@@ -44,13 +42,14 @@ class RunResult:
     virtual_time: float = 0.0
     setup_time: float = 0.0
     wall_time: float = 0.0
-    n_crashed: int = 0
+    n_crashed: int = 0  # trials without a usable cost: the objective raised or returned NaN/inf
+    n_nonfinite: int = 0  # of those, the ones whose objective returned NaN/inf
     rows: list[dict] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
         return {k: getattr(self, k) for k in ("n_trials", "budget_used", "incumbent", "stop_reason", "error",
                                                "optimizer_time", "objective_time", "virtual_time", "setup_time",
-                                               "wall_time", "n_crashed")}
+                                               "wall_time", "n_crashed", "n_nonfinite")}
 
 
 class _Sink:
@@ -65,8 +64,11 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
     """Run one optimizer on one task until the budget is spent or the optimizer fails.
 
     Never raises for objective or optimizer errors: an objective that raises gives a CRASHED
-    trial and the run goes on; an optimizer that raises ends the run as failed, with the
-    traceback in the result. Trials already written stay written.
+    trial and the run goes on; one that returns NaN or +-inf (any objective) gives a NONFINITE
+    trial, recorded with its values but never an incumbent and told to the optimizer as a crash.
+    An optimizer that raises, or asks for a configuration outside the space or a fidelity outside
+    its bounds (OptimizerProtocolError, checked before anything is evaluated), ends the run as
+    failed, with the traceback in the result. Trials already written stay written.
 
     `batch_size` q > 1 (synchronous batches, for optimizers that declare `batch_ask`): each step
     asks `ask_batch(q)` (fewer where the budget has room for fewer), evaluates the trials one by
@@ -83,6 +85,8 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
     minimize = [o.minimize for o in task.objectives]
     multi_objective = len(minimize) > 1
     objective = task.objective_function
+    names = [o.name for o in task.objectives]
+    config_problem = ConfigurationChecker(task.configspace).problem
     incumbent = IncumbentTracker(multi_objective=multi_objective)
     clock = time.perf_counter
     wall = time.time
@@ -100,17 +104,31 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
         result.wall_time = clock() - t_start
         return result
 
-    def fidelity_and_cost(info: TrialInfo) -> tuple[float | None, float]:
+    def fidelity_and_cost(info: TrialInfo, n: int) -> tuple[float | None, float]:
         fidelity = info.fidelity
         if fid is None:
             if fidelity is not None:
-                raise OptimizerProtocolError(f"optimizer asked for fidelity {fidelity!r} on a task without fidelity")
+                raise OptimizerProtocolError(f"trial {n}: optimizer asked for fidelity {fidelity!r} on a task "
+                                             "without fidelity; accepted: None")
             return None, 1.0
         if fidelity is None:
             return fid_max, 1.0
-        if not fid.contains(fidelity):
-            raise OptimizerProtocolError(f"optimizer asked for {fid.name}={fidelity!r}, outside [{fid.min}, {fid.max}]")
+        problem = fid.problem(fidelity)
+        if problem:
+            raise OptimizerProtocolError(f"trial {n}: optimizer asked for {problem}")
         return fidelity, fidelity / fid_max
+
+    def checked_config(info: TrialInfo, n: int) -> dict:
+        """The asked configuration as a dict (as recorded), once it is known to lie in the space."""
+        try:
+            config = dict(info.config)
+        except (TypeError, ValueError):
+            raise OptimizerProtocolError(f"trial {n}: optimizer asked for config {info.config!r}; accepted: a "
+                                         "ConfigSpace Configuration or a dict of hyperparameter values") from None
+        problem = config_problem(config)
+        if problem:
+            raise OptimizerProtocolError(f"trial {n}: optimizer asked for a configuration outside the space: {problem}")
+        return config
 
     def evaluate(info: TrialInfo, fidelity: float | None) -> dict:
         start_wall = wall()
@@ -119,9 +137,16 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
             evaluation = objective.evaluate(info.config, fidelity, info.seed)
             t_obj = clock() - t1
             vt = evaluation.virtual_time
-            return {"costs": [v if m else -v for v, m in zip(evaluation.values, minimize)], "status": Status.SUCCESS,
-                    "time": t_obj, "virtual": t_obj if vt is None else float(vt), "info": evaluation.info,
-                    "error": None, "start": start_wall, "end": wall()}
+            if len(evaluation.values) != len(minimize):  # a silent zip would drop or invent objectives
+                raise ValueError(f"objective returned {len(evaluation.values)} value(s) for {len(minimize)} objective(s) "
+                                 f"({', '.join(names)})")
+            costs = [v if m else -v for v, m in zip(evaluation.values, minimize)]
+            status, error = Status.SUCCESS, None
+            if not all(map(math.isfinite, costs)):  # raises TypeError for non-numbers: a crash
+                status = Status.NONFINITE
+                error = "non-finite objective value: " + ", ".join(f"{n}={v!r}" for n, v in zip(names, evaluation.values))
+            return {"costs": costs, "status": status, "time": t_obj, "virtual": t_obj if vt is None else float(vt),
+                    "info": evaluation.info, "error": error, "start": start_wall, "end": wall()}
         except Exception as exc:  # the objective crashed: record it, go on
             t_obj = clock() - t1
             return {"costs": None, "status": Status.CRASHED, "time": t_obj, "virtual": t_obj, "info": None,
@@ -140,28 +165,30 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
                     max(1, min(batch_size, int(n_limit - used + EPS)))
                 infos = list(optimizer.ask_batch(n_ask))
                 if len(infos) != n_ask:
-                    raise OptimizerProtocolError(f"ask_batch({n_ask}) returned {len(infos)} trials")
+                    raise OptimizerProtocolError(f"trial {trial}: ask_batch({n_ask}) returned {len(infos)} trials; "
+                                                 f"accepted: exactly {n_ask}")
             t_ask = (clock() - t0) / len(infos)
             batch, planned, budget_full = [], used, False
-            for info in infos:
-                fidelity, cost_units = fidelity_and_cost(info)
+            for info in infos:  # the whole batch is checked before any of it is evaluated
+                fidelity, cost_units = fidelity_and_cost(info, trial + len(batch))
                 if planned + cost_units > n_limit + EPS:
                     budget_full = True
                     break
                 planned += cost_units
-                batch.append((info, fidelity, cost_units))
+                batch.append((info, checked_config(info, trial + len(batch)), fidelity, cost_units))
             opt_time += t_ask * (len(infos) - len(batch))  # asked, not run: the budget is spent
-            evaluated = [evaluate(info, fidelity) for info, fidelity, _ in batch]  # the whole batch before any tell
+            evaluated = [evaluate(info, fidelity) for info, _, fidelity, _ in batch]  # the whole batch before any tell
 
-            for (info, fidelity, cost_units), ev in zip(batch, evaluated):
+            for (info, config, fidelity, cost_units), ev in zip(batch, evaluated):
                 costs, status, t_obj, virtual = ev["costs"], ev["status"], ev["time"], ev["virtual"]
                 used += cost_units
                 if status is Status.SUCCESS:
                     cost_value = tuple(costs) if multi_objective else costs[0]
                     incumbent.update(trial, cost_value, fidelity)
-                else:
+                else:  # crashed or non-finite: the optimizer is told a crash either way
                     cost_value = None
-                value = TrialValue(cost=cost_value, status=status, time=t_obj, virtual_time=virtual,
+                value = TrialValue(cost=cost_value, status=Status.CRASHED if status is Status.NONFINITE else status,
+                                   time=t_obj, virtual_time=virtual,
                                    info={} if ev["error"] is None else {"error": ev["error"]})
                 t2 = clock()
                 tell_error = None
@@ -173,7 +200,7 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
 
                 row = {
                     "trial": trial,
-                    "config": dict(info.config),
+                    "config": config,
                     "fidelity": fidelity,
                     "trial_seed": info.seed,
                     "budget_used": used,
@@ -191,6 +218,7 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
                 if ev["error"] is not None:
                     row["error"] = ev["error"]
                     result.n_crashed += 1
+                    result.n_nonfinite += status is Status.NONFINITE
                 try:
                     sink.append_trial(row)
                 except Exception as exc:

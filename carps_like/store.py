@@ -6,7 +6,8 @@ Layout of a run directory::
         run.json        metadata; "status" is running | complete | failed (rewritten atomically)
         trials.jsonl    one JSON line per finished trial, flushed as it completes
         trials.parquet  the same trials as a typed table, written before the run is marked complete
-        lock            exists while a process works on the run (host + pid inside)
+        lock            exists while a process works on the run (host + pid inside; born whole: hard-linked
+                        from a fully written temporary file, so an empty lock is never a live one)
         optimizer/      the optimizer's own working files (e.g. SMAC's output)
         attempts/<n>/   earlier incomplete or redone attempts, moved aside, never deleted
 
@@ -21,6 +22,7 @@ import math
 import os
 import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -99,21 +101,31 @@ def run_status(directory: Path) -> str:
     return "missing" if meta is None else meta.get("status", "corrupt")
 
 
-def read_trials(directory: Path) -> list[dict]:
-    """Trials of a run from its JSON lines; a torn last line (killed mid-write) is ignored."""
-    rows = []
+def read_trial_log(directory: Path) -> tuple[list[dict], str]:
+    """Trials of a run from its JSON lines, and a note ('' when clean) on lines that could not be
+    read: a torn last line (its writer was killed mid-write) is left out, but never silently."""
+    rows, bad, torn = [], [], ""
     try:
         with open(directory / TRIALS_FILE) as fh:
-            for line in fh:
-                if not line.endswith("\n"):
-                    break
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break
+            lines = fh.readlines()
     except FileNotFoundError:
-        pass
-    return rows
+        return rows, ""
+    for i, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))  # a whole record, even if its newline was not written
+        except json.JSONDecodeError:
+            if i == len(lines) and not line.endswith("\n"):
+                torn = (f"{TRIALS_FILE} ends in a torn line ({len(line)} characters; its writer was killed "
+                        f"or the disk filled while writing it), left out")
+            else:
+                bad.append(i)
+    notes = [f"{TRIALS_FILE} line(s) {', '.join(map(str, bad))} are not JSON, left out"] if bad else []
+    return rows, "; ".join(notes + ([torn] if torn else []))
+
+
+def read_trials(directory: Path) -> list[dict]:
+    """Trials of a run from its JSON lines (read_trial_log says what was left out)."""
+    return read_trial_log(directory)[0]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -134,15 +146,90 @@ LOCK_TOUCH_SECONDS = 30.0  # a live run refreshes its lock's mtime this often
 LOCK_STALE_SECONDS = 300.0  # a lock from another host untouched this long belongs to a dead process
 
 
-def _lock_is_stale(lock: Path, holder: dict, host: str) -> bool:
-    """Same host: the holder's pid is gone. Another host (a SLURM job killed at its time limit, a
-    lost node): the lock has not been refreshed for LOCK_STALE_SECONDS."""
-    if holder.get("host") == host and isinstance(holder.get("pid"), int):
-        return not _pid_alive(holder["pid"])
+def _holder(text: bytes) -> dict | None:
     try:
-        return time.time() - lock.stat().st_mtime > LOCK_STALE_SECONDS
+        holder = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+def _lock_is_stale(lock: Path, text: bytes, host: str) -> str:
+    """Why the lock with contents `text` belongs to no live process ('' if it may): empty or
+    unreadable (locks are born whole, see _create_lock), same host and its pid is gone, or
+    another host's (a SLURM job killed at its time limit, a lost node) unrefreshed for
+    LOCK_STALE_SECONDS."""
+    holder = _holder(text)
+    if holder is None:
+        return ("it is empty" if not text.strip() else "it is not a JSON lock") + \
+            " (its writer was killed or the disk filled while writing it)"
+    if holder.get("host") == host and isinstance(holder.get("pid"), int):
+        return "" if _pid_alive(holder["pid"]) else f"its process (pid {holder['pid']} on this host) is gone"
+    try:
+        age = time.time() - lock.stat().st_mtime
     except FileNotFoundError:
+        return "it is gone"
+    return f"host {holder.get('host')} has not refreshed it for {age:.0f} s" if age > LOCK_STALE_SECONDS else ""
+
+
+def lock_reason(directory: Path) -> str:
+    """One line on who holds a run's lock and when it is taken over ('' when it is not locked):
+    why `make run` did not start a run."""
+    lock = Path(directory) / LOCK_FILE
+    try:
+        text, age = lock.read_bytes(), time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return ""
+    stale = _lock_is_stale(lock, text, socket.gethostname())
+    if stale:
+        return f"stale lock {lock}: {stale}; the next run takes it over"
+    holder = _holder(text) or {}
+    who = f"pid {holder.get('pid')} on {holder.get('host')}"
+    if holder.get("slurm_job"):
+        who += f" (SLURM job {holder['slurm_job']})"
+    if holder.get("host") == socket.gethostname():
+        return f"locked by {who}, which is running"
+    return (f"locked by {who}, refreshed {age:.0f} s ago; taken over once {LOCK_STALE_SECONDS:.0f} s pass "
+            f"without a refresh; remove {lock} if that process is gone")
+
+
+def _create_lock(lock: Path, text: str) -> bool:
+    """Create `lock` holding `text`, atomically and exclusively: write a temporary file, then
+    hard-link it to the lock path (link fails if the lock exists). A kill or a full disk leaves no
+    lock at all, never an empty one. False if a lock exists."""
+    tmp = lock.with_name(f".{lock.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.link(tmp, lock)
         return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise UserError(f"cannot write the lock {lock} ({exc.strerror or exc}); "
+                        f"free disk space or fix the mount") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _remove_if_unchanged(lock: Path, seen: bytes) -> bool:
+    """Remove the lock if it still holds `seen`. Another process may have taken it over since we
+    read it: move it aside, compare, and put a fresh lock back (only a third process creating a
+    lock in the microseconds between could still slip in; plain files allow no tighter check)."""
+    aside = lock.with_name(f".{lock.name}.{os.getpid()}.{threading.get_ident()}.stale")
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return False
+    try:
+        if aside.read_bytes() == seen:
+            return True
+        os.link(aside, lock)
+        return False
+    except FileExistsError:
+        return False
+    finally:
+        aside.unlink(missing_ok=True)
 
 
 class _LockToucher(threading.Thread):
@@ -155,7 +242,7 @@ class _LockToucher(threading.Thread):
             try:
                 os.utime(self.lock)
             except OSError:
-                return
+                pass  # moved aside for a moment by a process checking it; refreshed next time
 
 
 class RunHandle:
@@ -166,40 +253,46 @@ class RunHandle:
         self._trials_fh = None
         self._meta: dict = {}
         self._toucher: _LockToucher | None = None
+        self._lock_text = ""
+        self.notes: dict = {}  # what happened before start (a lock taken over, an attempt archived): kept in run.json
 
     # -- locking -----------------------------------------------------------------------------
     def acquire(self) -> None:
-        """Create the lock file exclusively; a lock left by a dead process on this host is taken over."""
+        """Create the lock exclusively; a stale lock (see _lock_is_stale) is taken over, saying so."""
         self.directory.mkdir(parents=True, exist_ok=True)
         lock = self.directory / LOCK_FILE
         host = socket.gethostname()
-        for _ in range(2):
+        text = json.dumps({"host": host, "pid": os.getpid(), "since": time.time(),
+                           "slurm_job": os.environ.get("SLURM_JOB_ID"), "token": os.urandom(6).hex()})
+        for _ in range(3):
+            if _create_lock(lock, text):
+                self._lock_text = text
+                self._toucher = _LockToucher(lock)
+                self._toucher.start()
+                return
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    holder = json.loads(lock.read_text() or "{}")
-                except (OSError, json.JSONDecodeError):
-                    holder = {}
-                if _lock_is_stale(lock, holder, host):
-                    lock.unlink(missing_ok=True)
-                    continue
-                raise RunLockedError(f"run {self.directory} is locked by {holder or 'an unknown process'}; "
-                                     f"a lock from another host is taken over once {LOCK_STALE_SECONDS:.0f} s "
-                                     f"pass without a refresh; remove {lock} if that process is gone") from None
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps({"host": host, "pid": os.getpid(), "since": time.time(),
-                                     "slurm_job": os.environ.get("SLURM_JOB_ID")}))
-            self._toucher = _LockToucher(lock)
-            self._toucher.start()
-            return
-        raise RunLockedError(f"could not lock {self.directory}")
+                seen = lock.read_bytes()
+            except FileNotFoundError:
+                continue
+            why = _lock_is_stale(lock, seen, host)
+            if not why:
+                raise RunLockedError(f"run {self.directory} is {lock_reason(self.directory) or 'locked'}")
+            if _remove_if_unchanged(lock, seen):
+                print(f"warning: took over the stale lock {lock}: {why}", file=sys.stderr, flush=True)
+                self.notes["lock_taken_over"] = why
+        raise RunLockedError(f"could not lock {self.directory}: other processes keep taking its lock")
 
     def release(self) -> None:
+        """Remove the lock, only if it is still ours (not taken over as stale meanwhile)."""
         if self._toucher is not None:
             self._toucher.stop_event.set()
             self._toucher = None
-        (self.directory / LOCK_FILE).unlink(missing_ok=True)
+        lock = self.directory / LOCK_FILE
+        try:
+            if self._lock_text and lock.read_text() == self._lock_text:
+                lock.unlink()
+        except FileNotFoundError:
+            pass
 
     # -- attempts ----------------------------------------------------------------------------
     def archive_previous(self) -> Path | None:
@@ -213,13 +306,20 @@ class RunHandle:
         n = 1 + max((int(p.name) for p in attempts.iterdir() if p.name.isdigit()), default=0)
         target = attempts / str(n)
         target.mkdir()
+        old = read_run_json(self.directory) or {}
         for name in present:
             shutil.move(str(self.directory / name), str(target / name))
+        rows, note = read_trial_log(target)
+        self.notes["previous_attempt"] = {"path": f"attempts/{n}", "status": old.get("status"),
+                                          "n_trials": len(rows), "trial_log": note}
+        if note:
+            print(f"warning: run {self.directory}: the earlier attempt moved to attempts/{n} kept {len(rows)} trials; "
+                  f"{note}", file=sys.stderr, flush=True)
         return target
 
     # -- writing -----------------------------------------------------------------------------
     def start(self, meta: dict) -> None:
-        self._meta = dict(meta, status="running", started=time.time())
+        self._meta = dict(meta, **self.notes, status="running", started=time.time())
         write_json_atomic(self.directory / RUN_FILE, self._meta)
         self._trials_fh = open(self.directory / TRIALS_FILE, "a", buffering=1 << 16)
 

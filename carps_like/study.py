@@ -7,23 +7,31 @@ optimizer does not support with one summary line, skips runs already complete, t
 the remaining cells as a Hydra multirun and shows progress by watching the run directories.
 `--launcher` picks configs/hydra/launcher/<name>.yaml: joblib (default, parallel over cores),
 submitit_local, submitit_slurm or ray (docs/launchers.md). Exit status: 0 when every run is complete,
-1 when some failed or did not finish, 2 for bad input.
+1 when some failed or did not finish, 2 for bad input, 128 + the signal when interrupted (130: Ctrl-C).
+
+Each launch runs in a process group of its own, so that an interrupt (SIGINT, SIGTERM, SIGHUP)
+stops every process it started, joblib's workers included. With joblib, a worker process that
+dies (SIGKILL, out of memory) does not end the study: the runs it left unfinished are launched
+again, one at a time, and a run that kills its worker twice is marked failed.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import registry
 from .errors import UserError
 from .progress import ProgressMonitor
-from .store import check_writable, read_run_json, run_dir
+from .store import RUN_FILE, check_writable, lock_reason, read_run_json, read_trials, run_dir, write_json_atomic
 from .task import Budget
+from .types import TaskType
 
 
 def say(*parts, **kw) -> None:
@@ -141,8 +149,24 @@ def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]
         raise UserError(f"{len(mismatched)} complete runs in study {args.study!r} used another budget "
                         f"(e.g. {mismatched[0]}); choose another STUDY or redo them with REDO=1")
     report = {"skipped": skipped, "complete": complete, "failed_before": failed_before, "n_tasks": r.n_tasks,
-              "n_trials": n_trials, "time_limit": time_limit, "batch_override": r.batch_override, "label": r.label}
+              "n_trials": n_trials, "time_limit": time_limit, "batch_override": r.batch_override, "label": r.label,
+              "budgets": r.budgets}
     return runnable, seeds, pending, report
+
+
+def cell_costs(optimizer: str, pending: list[tuple[str, int, Path]], budgets: dict[str, Budget]) -> tuple[list, set]:
+    """The cost model of every pending run (carps_like.estimate) and the concrete variants behind them."""
+    from . import estimate
+
+    costs, variants = [], set()
+    for tid, _seed, _d in pending:
+        cfg = registry.get_optimizer_config(optimizer)
+        variant = registry.optimizer_variant(optimizer, TaskType(registry.get_task(tid).metadata["type"])) \
+            if cfg.get("by_task_type") else optimizer
+        variants.add(variant)
+        b = budgets[tid]
+        costs.append(estimate.cell_cost(variant, tid, b.n_trials, b.time_limit))
+    return costs, variants
 
 
 LAUNCHER_DIR = registry.CONFIG_DIR / "hydra" / "launcher"
@@ -222,7 +246,8 @@ def summarize(cells: list[tuple[str, int, Path]], stream=sys.stdout) -> int:
             err = (meta.get("error") or "").strip().splitlines()
             failed.append(f"  {d}: {err[-1] if err else 'failed'}")
         elif status != "complete":
-            unfinished.append(f"  {d}: {status or 'not started'}")
+            why = lock_reason(d)
+            unfinished.append(f"  {d}: {status or 'not started'}" + (f" ({why})" if why else ""))
     if failed:
         say(f"{len(failed)} runs failed (traceback in each run.json):", file=stream)
         say("\n".join(failed[:10]) + ("\n  ..." if len(failed) > 10 else ""), file=stream)
@@ -230,6 +255,126 @@ def summarize(cells: list[tuple[str, int, Path]], stream=sys.stdout) -> int:
         say(f"{len(unfinished)} runs did not finish (run the same command again to resume):", file=stream)
         say("\n".join(unfinished[:10]) + ("\n  ..." if len(unfinished) > 10 else ""), file=stream)
     return 1 if failed or unfinished else 0
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_GRACE_SECONDS = 10.0  # how long a launch gets to end after SIGTERM before SIGKILL
+WORKER_DIED = 3  # a joblib launch whose worker process died (hydra_plugins/carps_like_joblib_launcher)
+DIED = "worker process died (SIGKILL? out of memory?) while running it"
+
+
+class Interrupted(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupted(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+class Launches:
+    """Starts Hydra launches, each in a session (process group) of its own, and ends whatever a
+    launch started once it exits or the study is interrupted: loky workers outlive a launch
+    process that is killed, and would go on running (and writing) runs after the study ended."""
+
+    def __init__(self, env: dict) -> None:
+        self.env, self.procs = env, []
+
+    def start(self, cmd: list[str]) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, env=self.env, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def wait(self, proc: subprocess.Popen) -> int:
+        code = proc.wait()
+        _end_group(proc, grace=2.0)  # what the launch left behind
+        return code
+
+    def stop(self) -> None:
+        """SIGTERM every launch's process group, give it STOP_GRACE_SECONDS, then SIGKILL it."""
+        for proc in self.procs:
+            _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for proc in self.procs:
+            _end_group(proc, grace=max(0.0, deadline - time.monotonic()))
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to a process group; False when the group has no process left."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _end_group(proc: subprocess.Popen, grace: float) -> None:
+    """Give a launch's process group `grace` seconds to end, then SIGKILL what is left and wait
+    (bounded) until it is gone."""
+    for sig, seconds in ((0, grace), (signal.SIGKILL, 10.0)):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the launch process itself: unreaped, it still counts in its group
+            if not _signal_group(proc.pid, sig):
+                break
+            time.sleep(0.02)
+    proc.wait()
+
+
+def _finished_since(directory: Path, since: float) -> bool:
+    meta = read_run_json(directory) or {}
+    return meta.get("status") in ("complete", "failed") and (meta.get("finished") or 0) >= since
+
+
+def _left_running(directory: Path, since: float) -> bool:
+    """A run that a launch started (after `since`) and left running: its process died."""
+    meta = read_run_json(directory) or {}
+    return meta.get("status") == "running" and (meta.get("started") or 0) >= since
+
+
+def _mark_failed(directory: Path, reason: str) -> None:
+    """Mark an unfinished run failed (its trials stay), so that re-runs skip it until --retry-failed."""
+    meta = read_run_json(directory) or {}
+    meta.update(status="failed", stop_reason="worker_died", error=reason, finished=time.time(),
+                n_trials=len(read_trials(directory)))
+    write_json_atomic(directory / RUN_FILE, meta)
+
+
+def run_joblib(args, pending: list[tuple[str, int, Path]], tasks: list[str], report: dict, launches: Launches,
+               label: str) -> list[int]:
+    """Launch the pending cells, one launch after another. When a worker process dies (the launch
+    exits WORKER_DIED, or is killed itself with JOBS=1), loky kills its other workers too, so each
+    run it left running is a suspect: suspects run again one at a time (JOBS=1) before the rest,
+    and one that is lost twice is marked failed. Returns the launches' exit statuses, less those
+    of deaths handled so."""
+    t0 = time.time()
+    lost_before: Counter = Counter()
+    codes, todo = [], list(pending)
+    while todo:
+        suspects = [c for c in todo if lost_before[c[2]]]
+        batch = suspects or todo
+        launch_args = argparse.Namespace(**{**vars(args), "jobs": 1}) if suspects else args
+        since, batch_codes = time.time(), []
+        for g_tasks, g_seeds in launch_groups(batch, tasks):
+            cmd = hydra_command(launch_args, g_tasks, g_seeds, report["n_trials"], report["time_limit"],
+                                report["batch_override"])
+            batch_codes.append(launches.wait(launches.start(cmd)))
+        died = any(code == WORKER_DIED or code < 0 for code in batch_codes)
+        lost = [c for c in batch if _left_running(c[2], since)] if died else []
+        if not lost:
+            codes += batch_codes
+            todo = [c for c in todo if c not in batch]
+            continue
+        for _, _, d in lost:
+            lost_before[d] += 1
+            if lost_before[d] == 2:
+                _mark_failed(d, f"{DIED}, twice")
+        names = ", ".join(f"{tid} seed {seed}" for tid, seed, _ in lost[:3]) + (", ..." if len(lost) > 3 else "")
+        say(f"[{label}] a worker process died (SIGKILL? out of memory?); the {len(lost)} run(s) it left "
+            f"unfinished ({names}) run again one at a time, and a run lost twice is marked failed", file=sys.stderr)
+        todo = [c for c in todo if not _finished_since(c[2], t0)]
+    return codes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"[{label}] {report['complete']} of {total} runs already complete{extra}")
     if not pending:
         say(f"[{label}] nothing to run; results in {Path(args.out) / args.study}")
+        say(next_step(Path(args.out), args.study))
         return 1 if report["failed_before"] else 0
 
     groups = launch_groups(pending, tasks)
@@ -282,28 +428,54 @@ def main(argv: list[str] | None = None) -> int:
     shape = (f"{len(groups[0][0])} tasks x {len(groups[0][1])} seeds" if len(groups) == 1 else
              f"{len(groups)} launches of task x seed products, so complete runs are not resubmitted")
     say(f"[{label}] running {len(pending)} runs ({shape}) -> {Path(args.out) / args.study}")
-    monitor = ProgressMonitor([d for _, _, d in pending], label).start()
+    from . import estimate
+
+    costs, variants = cell_costs(args.optimizer, pending, report["budgets"])
+    jobs = args.jobs or os.cpu_count() or 1
+    upfront = estimate.makespan([c.seconds for c in costs], jobs) if args.launcher == "joblib" else None
+    if upfront is not None:
+        say(f"[{label}] {estimate.describe(costs, variants, jobs)}")
+    monitor = ProgressMonitor([d for _, _, d in pending], label, costs=costs, upfront=upfront).start()
     env = dict(os.environ, HYDRA_FULL_ERROR=os.environ.get("HYDRA_FULL_ERROR", "0"))
     env.setdefault("PYTHONHASHSEED", "0")  # reproducible set ordering inside SMAC (see carps_like.run)
     env.setdefault("OMP_NUM_THREADS", "1")  # one thread per run: runs are the unit of parallelism
+    # loky's resource tracker cleans up after a launch stopped by an interrupt, warning about each leak
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), "ignore:resource_tracker:UserWarning"]))
+    launches = Launches(env)
+    previous = {s: signal.signal(s, _interrupted) for s in STOP_SIGNALS}
     try:
         if args.launcher == "joblib":  # local processes: one launch at a time uses every core
-            codes = [subprocess.run(cmd, env=env).returncode for cmd in cmds]
+            codes = run_joblib(args, pending, tasks, report, launches, label)
         else:  # schedulers and clusters: submit every launch at once
-            procs = [subprocess.Popen(cmd, env=env) for cmd in cmds]
-            codes = [p.wait() for p in procs]
-    except KeyboardInterrupt:
+            procs = [launches.start(cmd) for cmd in cmds]
+            codes = [launches.wait(p) for p in procs]
+    except Interrupted as exc:
+        for s in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(s, signal.SIG_IGN)
+        launches.stop()
         monitor.stop()
-        say(f"[{label}] interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        say(f"[{label}] interrupted; every process of the study is stopped; run the same command again to resume",
+            file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     monitor.stop()
     status = summarize(pending)
-    if max(codes) != 0 and status == 0:
+    if codes and max(codes) != 0 and status == 0:
         say(f"[{label}] the launcher exited with status {max(codes)}", file=sys.stderr)
         return 1
     if status == 0:
         say(f"[{label}] all {total} runs complete; results in {Path(args.out) / args.study}")
+    say(next_step(Path(args.out), args.study))
     return status
+
+
+def next_step(out: Path, study: str) -> str:
+    """What to type next: a report of this results directory, and where to open it."""
+    runs = "" if out == Path("runs") else f" RUNS={out}"
+    return (f"next: make report{runs}   (reads every run under {out}/, this study's in {out / study}; "
+            f"then open report/index.html)")
 
 
 if __name__ == "__main__":

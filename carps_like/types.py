@@ -5,6 +5,7 @@ Kept free of heavy imports (no torch, smac, hebo) so that `import carps_like` st
 from __future__ import annotations
 
 import enum
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -46,10 +47,13 @@ ALL_TASK_TYPES = frozenset(TaskType)
 
 
 class Status(str, enum.Enum):
-    """Outcome of one trial."""
+    """Outcome of one trial as recorded. Only SUCCESS costs count (incumbents, analysis); NONFINITE
+    (the objective returned NaN or +-inf; its values are kept in the record) is told to the
+    optimizer as CRASHED, so adapters only ever see SUCCESS and CRASHED."""
 
     SUCCESS = "SUCCESS"
     CRASHED = "CRASHED"
+    NONFINITE = "NONFINITE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,17 @@ class Fidelity:
 
     def contains(self, value: float) -> bool:
         return self.min - 1e-9 <= value <= self.max + 1e-9
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` is not a fidelity of this task (one line, with what is accepted), or None."""
+        accepted = f"{'an integer' if self.integer else 'a number'} in [{self.min}, {self.max}]"
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return f"{self.name}={value!r}; accepted: {accepted}"
+        if not self.contains(float(value)):
+            return f"{self.name}={value!r}, outside [{self.min}, {self.max}]; accepted: {accepted}"
+        if self.integer and not float(value).is_integer():
+            return f"{self.name}={value!r}, not an integer; accepted: {accepted}"
+        return None
 
 
 @dataclass(slots=True)
@@ -107,7 +122,8 @@ class TrialInfo:
 @dataclass(slots=True)
 class TrialValue:
     """The result told to the optimizer. `cost` is minimization-form, one float per objective
-    (a float for single-objective tasks); None when the trial crashed."""
+    (a float for single-objective tasks), always finite; None when the trial crashed (status
+    CRASHED, the reason in info["error"]: an exception, or NaN/inf returned by the objective)."""
 
     cost: float | tuple[float, ...] | None
     status: Status

@@ -26,7 +26,7 @@ Decisions:
   learns that the region is bad. Crashes before any success are held back and observed once the
   first success gives a worst cost.
 * Speed. HEBO refits its GP and runs NSGA-II on every suggest: about 1 s per ask on 2 cores
-  (see the README for measurements).
+  (see docs/speed.md for measurements).
 """
 from __future__ import annotations
 

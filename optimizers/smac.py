@@ -9,7 +9,7 @@ Variants (facade + multi-objective algorithm) and the task types each really sup
 * SMACParEGO              HPO facade + ParEGO scalarization             mo
 * SMACMultiFidelityParEGO MultiFidelityFacade + ParEGO                  momf
 
-Decisions (see also the README):
+Decisions (see also docs/optimizers.md):
 
 * Budget. SMAC counts trials, the runner counts full-fidelity equivalents. The scenario's
   n_trials only sizes SMAC's initial design (at most 25 % of n_trials); SMAC's ask() never stops

@@ -61,7 +61,7 @@ def measure(variant: str, task_type: TaskType, n_trials: int, max_seconds: float
         raise RuntimeError(f"{variant} failed on {task.id}:\n{result.error}")
     times = [row["optimizer_time"] for row in result.rows]
     tail = times[len(times) // 2:]
-    return {"variant": variant, "task": task.id, "budget": n_trials, "trials": len(times),
+    return {"variant": variant, "task": task.id, "budget": n_trials, "trials": len(times), "units": result.budget_used,
             "stopped": result.stop_reason == "time_limit", "mean_ms": 1e3 * statistics.fmean(times),
             "tail_ms": 1e3 * statistics.fmean(tail), "total_s": sum(times) + result.setup_time, "wall_s": wall}
 
@@ -72,11 +72,14 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", default="50,200", help="comma-separated budgets (full-fidelity evaluations)")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="time limit per run")
     parser.add_argument("--repeats", type=int, default=1, help="runs per budget (seeds 0..n-1); the mean is reported")
+    parser.add_argument("--write-data", action="store_true",
+                        help="store the measured means in carps_like/data/cost_model.json (study estimates)")
     args = parser.parse_args(argv)
     variants = [v for v in args.optimizers.split(",") if v] or concrete_variants()
     for v in variants:
         registry.get_optimizer_config(v)  # unknown names fail before anything runs
     budgets = [int(b) for b in args.trials.split(",")]
+    measured: dict[str, dict] = {}
 
     print(f"{'optimizer':<22} {'task':<24} {'budget':>6} {'trials':>7} {'ms/ask+tell':>12} {'2nd half':>9} "
           f"{'total s':>8} {'vs random':>9}", flush=True)
@@ -98,9 +101,21 @@ def main(argv=None) -> int:
             tail_ms = statistics.fmean(r["tail_ms"] for r in runs)
             total = statistics.fmean(r["total_s"] for r in runs)
             trials = f"{row['trials']}{'*' if row['stopped'] else ''}"
+            entry = measured.setdefault(variant, {"task": row["task"], "points": [], "units": 0.0, "trials": 0})
+            # a run of N trials: its mean stands for trial N/2, its second-half mean for 3N/4
+            entry["points"] += [[row["trials"] / 2, round(mean_ms, 4)], [3 * row["trials"] / 4, round(tail_ms, 4)]]
+            entry["units"] += row["units"]
+            entry["trials"] += row["trials"]
             print(f"{variant:<22} {row['task']:<24} {budget:>6} {trials:>7} {mean_ms:>12.2f} {tail_ms:>9.2f} "
                   f"{total:>8.1f} {mean_ms / baseline[task_type]:>8.0f}x", flush=True)
     print("\n* stopped at --max-seconds before the budget was spent", flush=True)
+    if args.write_data:
+        from carps_like.estimate import DATA, write_section
+
+        write_section("optimizers", {v: {"task": e["task"], "points": e["points"],
+                                         "trials_per_unit": round(e["trials"] / max(e["units"], 1e-9), 3)}
+                                     for v, e in measured.items()})
+        print(f"wrote {len(measured)} optimizers' costs to {DATA.relative_to(ROOT)}", flush=True)
     return 0
 
 

@@ -103,6 +103,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="configurations per task (and batch size)")
     parser.add_argument("--trials", type=int, default=2000, help="trials of the overhead measurement")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--write-data", action="store_true",
+                        help="store the per-evaluation means in carps_like/data/cost_model.json (study estimates)")
     args = parser.parse_args()
 
     rows = []
@@ -142,6 +144,12 @@ def main() -> None:
         print(f"{name:11s} {total_tasks:5d} {sampled:7d} {n_eval:4d} {fmt_time(single):>12s} {fmt_time(batch):>15s} "
               f"{geo:8.2f}x {lo:5.1f}-{hi:<5.1f} {per_overhead / single:13.3g}x"
               + (f"   (skipped, raised: {', '.join(skipped)})" if skipped else ""))
+    if args.write_data:
+        from carps_like.estimate import DATA, write_section
+
+        write_section("collections", {name: {"seconds": single, "sampled_tasks": sampled}
+                                      for name, _, sampled, _, single, *_ in rows})
+        print(f"\nwrote the per-evaluation means to {DATA.relative_to(ROOT)}")
     print(f"\nharness overhead, random search on {overhead.TASK}, {args.trials} trials (same process):")
     print(f"  bare loop  {per_bare * 1e3:8.4f} ms/trial   (ConfigSpace sampling + ioh call)")
     print(f"  harness    {per_harness * 1e3:8.4f} ms/trial   (runner, incumbent, JSON-lines store, Parquet)")

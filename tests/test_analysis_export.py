@@ -329,6 +329,14 @@ def test_cli_exports_and_lists_skipped_runs(runs_root, tmp_path, capsys):
     assert (tmp_path / "randomsearch").is_dir()
 
 
+def test_cli_formats_default_to_their_own_folders(runs_root, tmp_path, monkeypatch, capsys):
+    """Without --out, IOH then COCO both export (COCO used to refuse the folder IOH wrote)."""
+    monkeypatch.chdir(tmp_path)
+    assert export_main([str(runs_root), "--format", "ioh"]) == 0
+    assert export_main([str(runs_root), "--format", "coco"]) == 0
+    assert (tmp_path / "export" / "ioh" / "randomsearch").is_dir() and (tmp_path / "export" / "coco").is_dir()
+
+
 @pytest.mark.parametrize("args, message", [
     (["{runs}", "--format", "csv"], "error: unknown format 'csv' (accepted: coco, ioh)"),
     (["{tmp}/missing", "--format", "ioh"], "no such run directory"),

@@ -14,7 +14,7 @@ Plus the analytic check of the lmscaling tasks: each bb and mf task evaluated at
 configuration (`optimal_config()`, full fidelity) against the Chinchilla L(N, D) of its law; the
 largest absolute error is printed (0 up to rounding when the tasks are right).
 
---markdown prints the same tables as Markdown (for the README). Sklearn fits run with one thread
+--markdown prints the same tables as Markdown (for docs/tasks.md). Sklearn fits run with one thread
 (set OMP_NUM_THREADS=1 on a shared machine); the whole report takes about a minute.
 """
 from __future__ import annotations

@@ -85,8 +85,10 @@ def cmd_retry_failed(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    from ..trust import trusted_prefixes
     from .worker import work
 
+    trusted_prefixes()  # a malformed $CARPS_LIKE_TRUSTED_TARGETS: one error, not one per worker process
     if args.workers > 1:  # one process per worker, like independent machines
         base = [sys.executable, "-m", "carps_like.queue", "worker", "--queue", args.queue, "--workers", "1",
                 "--heartbeat-interval", str(args.heartbeat_interval), "--heartbeat-timeout", str(args.heartbeat_timeout)]

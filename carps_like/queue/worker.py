@@ -5,7 +5,9 @@ status to the database, heartbeat meanwhile; repeat until nothing is claimable.
 
 SIGTERM/SIGINT (preemption, Ctrl-C) release the cell being run back to pending; a worker killed
 outright (kill -9, node loss) stops heartbeating and its cell is reclaimed by another worker after
-the heartbeat timeout. The runner is the one of `make run`, so results are the same.
+the heartbeat timeout. The runner is the one of `make run`, so results are the same. Every
+`_target_` of a cell is checked against the trusted modules first (carps_like.trust): the database
+is data, not code.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 from ..errors import UserError
 from ..runner import StoreError
 from ..store import dumps
+from ..trust import UntrustedTarget, check_config, trusted_prefixes
 from . import cells as Q
 
 
@@ -86,9 +89,15 @@ def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratc
     beat.start()
     try:
         try:
+            check_config(claim.optimizer_config, "optimizer_config")  # before anything is imported or built
+            check_config(claim.task_config, "task_config")
             prepared = prepare_run(claim.optimizer_config, claim.task_config, claim.seed, claim.study)
-        except Exception as exc:  # noqa: BLE001 - an unrunnable cell fails, the worker goes on
-            Q.finish(engine, claim, "failed", {"error": f"{type(exc).__name__}: {exc}", "stop_reason": "setup_error"})
+        except Exception as exc:  # noqa: BLE001 - an unrunnable or refused cell fails, the worker goes on
+            refused = isinstance(exc, UntrustedTarget)
+            if refused:
+                print(f"[worker] refused cell {claim.cell_id}: {exc}", file=sys.stderr, flush=True)
+            Q.finish(engine, claim, "failed", {"error": f"{type(exc).__name__}: {exc}",
+                                               "stop_reason": "refused" if refused else "setup_error"})
             return "failed"
         handle = QueueRunHandle(engine, claim, beat.lost)
         workdir = Path(tempfile.mkdtemp(prefix=f"cell{claim.cell_id}-", dir=scratch))  # the optimizer's own files
@@ -115,6 +124,7 @@ def work(url: str, study: str | None = None, heartbeat_interval: float = 5.0,
 
     if heartbeat_interval * 2 > heartbeat_timeout:
         raise UserError(f"heartbeat interval {heartbeat_interval} s must be at most half the timeout {heartbeat_timeout} s")
+    trusted = trusted_prefixes()  # a malformed $CARPS_LIKE_TRUSTED_TARGETS stops here, before any claim
     engine = make_engine(url)
     me = worker_id()
     scratch = Path(tempfile.mkdtemp(prefix="carps-like-worker-"))
@@ -127,7 +137,8 @@ def work(url: str, study: str | None = None, heartbeat_interval: float = 5.0,
     in_main = threading.current_thread() is threading.main_thread()  # signals can only be caught there
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
     say = (lambda *a: None) if quiet else (lambda msg: print(f"[worker {me}] {msg}", flush=True))
-    say(f"working on {display_url(url)}" + (f", study {study}" if study else ""))
+    say(f"working on {display_url(url)}" + (f", study {study}" if study else "")
+        + f"; trusting targets in {', '.join(trusted)}")
     try:
         while max_cells is None or sum(done.values()) < max_cells:
             claim = Q.claim(engine, me, study, heartbeat_timeout)

@@ -71,6 +71,7 @@ def load_variants(names: list[str]) -> list[Variant]:
         if name.endswith((".yaml", ".yml")):
             cfg = yaml.safe_load(Path(name).read_text())
             cfg.setdefault("id", Path(name).stem)
+            registry.check_optimizer_config(cfg, name)
             variants[cfg["id"]] = Variant(cfg["id"], cfg, registry.import_target(cfg["adapter"]["_target_"]))
             continue
         cfg = registry.get_optimizer_config(name)
@@ -98,3 +99,20 @@ def cases_for(variant: Variant) -> list[Case]:
     if cls.batch_ask:
         cases.append(Case(variant, primary, "batch", tuple(kinds)))
     return cases
+
+
+def not_run(variant: Variant) -> list[tuple[str, str]]:
+    """(case id, why) for every check `cases_for` leaves out, so the suite can say why."""
+    cls, name = variant.cls, variant.name
+    primary = variant.primary_type.value
+    out = [(f"{name}-{t.value}-determinism", f"{name} does not declare {t.value} tasks")
+           for t in TYPE_ORDER if t not in cls.task_types]
+    if not cls.supports_conditions or "categorical" not in cls.hyperparameters:
+        out.append((f"{name}-{primary}-conditional", f"{name} declares supports_conditions={cls.supports_conditions}, "
+                    f"hyperparameters={list(cls.hyperparameters)} (needs conditions and categoricals)"))
+    if not cls.supports_forbiddens or not {"categorical", "integer"} <= set(cls.hyperparameters):
+        out.append((f"{name}-{primary}-forbidden", f"{name} declares supports_forbiddens={cls.supports_forbiddens}, "
+                    f"hyperparameters={list(cls.hyperparameters)} (needs forbiddens, categoricals and integers)"))
+    if not cls.batch_ask:
+        out.append((f"{name}-{primary}-batch", f"{name} declares batch_ask=False"))
+    return out

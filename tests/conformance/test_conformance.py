@@ -29,18 +29,20 @@ from carps_like.isolation import global_rng_fingerprint
 from carps_like.store import read_trials
 from carps_like.types import Status, TaskType, TrialInfo, TrialValue
 
-from .cases import N_TRIALS, TIME_LIMIT, TYPE_ORDER, Case, cases_for, load_variants
+from .cases import N_TRIALS, TIME_LIMIT, TYPE_ORDER, Case, cases_for, load_variants, not_run
 
 
 def pytest_generate_tests(metafunc):
+    """Cases from each variant's declarations; a check that does not apply is a skipped case that
+    says why (not pytest's bare "got empty parameter set")."""
     names = [n for opt in metafunc.config.getoption("--optimizer") for n in opt.split(",") if n]
     variants = load_variants(names)
     if "case" in metafunc.fixturenames:
-        kinds = {"test_runs_conform": None, "test_batch_ask": {"batch"},
-                 "test_batched_runs_conform": {"batch"}}[metafunc.function.__name__]
-        cases = [c for v in variants for c in cases_for(v)
-                 if (c.kind != "batch" if kinds is None else c.kind in kinds)]
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+        batch = metafunc.function.__name__ != "test_runs_conform"
+        cases = [pytest.param(c, id=c.id) for v in variants for c in cases_for(v) if (c.kind == "batch") == batch]
+        cases += [pytest.param(None, id=case_id, marks=pytest.mark.skip(reason=why))
+                  for v in variants for case_id, why in not_run(v) if case_id.endswith("-batch") == batch]
+        metafunc.parametrize("case", cases)
     elif "variant" in metafunc.fixturenames:
         metafunc.parametrize("variant", variants, ids=[v.name for v in variants])
 
