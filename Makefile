@@ -50,7 +50,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: docs queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-surrogate lm-report
+.PHONY: docs cost-model queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-surrogate lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,29 +74,29 @@ run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make r
 report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=report): make report RUNS=runs [TASKSET=subset_bb] [ARGS="--log"]
 	$(PY) -m analysis.report $(RUNS) --out '$(REPORT)' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
 
-tables: $(STAMP)  ## LaTeX (booktabs) tables + macros into TABLES/ (=tables), compiled or syntax-checked: make tables RUNS=runs
+tables: $(STAMP)  ## LaTeX (booktabs) tables + macros into TABLES/ (=tables), compiled with pdflatex (else structurally checked): make tables RUNS=runs
 	$(PY) -m analysis.tables $(RUNS) --out '$(TABLES)' --data '$(REPORT)/data' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
 
 subsets: $(STAMP)  ## representative dev/test task subsets per type from the shipped full-set results (configs/subsets.yaml)
 	$(PY) -m analysis.subsets select $(ARGS)
 
 subset-data: $(STAMP)  ## run the reference optimizers over every task (hours; resumable) and collect analysis/data/<version>.parquet
-	$(PY) -m analysis.subsets tasksets
-	$(PY) -m analysis.subsets run $(if $(JOBS),--jobs $(JOBS))
-	$(PY) -m analysis.subsets collect
+	$(PY) -m workflows.subsets tasksets
+	$(PY) -m workflows.subsets run $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m workflows.subsets collect
 
 baselines: $(STAMP)  ## reference optimizers on every dev/test subset, 5 seeds (reuses the full-set runs) -> baselines/<version>/
-	$(PY) -m analysis.baselines run $(if $(JOBS),--jobs $(JOBS))
-	$(PY) -m analysis.baselines collect
+	$(PY) -m workflows.baselines run $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m workflows.baselines collect
 
 compare: $(STAMP)  ## conformance + dev-subset runs + report vs the shipped baselines: make compare OPT=myopt [TYPES=bb,mf] [SEEDS=3] [BATCH=4] [FAIL_IF_WORSE_THAN=randomsearch]
-	$(PY) -m analysis.compare '$(OPT)' --seeds '$(COMPARE_SEEDS)' --out '$(COMPARE)' --runs '$(OUT)' \
+	$(PY) -m workflows.compare '$(OPT)' --seeds '$(COMPARE_SEEDS)' --out '$(COMPARE)' --runs '$(OUT)' \
 	  $(if $(TYPES),--types '$(TYPES)') $(if $(BASELINES),--baselines '$(BASELINES)') \
 	  $(if $(FAIL_IF_WORSE_THAN),--fail-if-worse-than '$(FAIL_IF_WORSE_THAN)') $(if $(JOBS),--jobs $(JOBS)) \
 	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)$(keep_status)
 
 changed-optimizers: $(STAMP)  ## optimizer configs changed since BASE (=origin/main), for the CI compare job
-	@$(PY) -m analysis.changed_optimizers '$(BASE)'
+	@$(PY) -m workflows.changed_optimizers '$(BASE)'
 
 export: $(STAMP)  ## runs in IOHprofiler or COCO format into export/<FORMAT>/: make export RUNS=runs FORMAT=ioh|coco [EXPORT=dir]
 	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'
@@ -117,6 +117,7 @@ perf: $(STAMP)  ## harness overhead vs the bare loop, per-evaluation cost per ta
 	$(PY) perf/task_cost.py
 	$(PY) perf/analysis_speed.py
 	$(PY) perf/lm_surrogate_setup.py
+	$(PY) perf/study_overhead.py
 
 perf-optimizers: $(STAMP)  ## each optimizer's own ask+tell cost at 50 and 200 trials on 5-d tasks (long: about an hour)
 	$(PY) perf/optimizer_cost.py $(ARGS)
@@ -174,3 +175,7 @@ perf-compare: $(STAMP)  ## wall time of make compare OPT (=randomsearch) against
 
 docs: $(STAMP)  ## regenerate the reference tables in docs/ (optimizer capabilities, task counts) from the code
 	$(PY) -m carps_like.reference_docs
+
+cost-model: $(STAMP)  ## measure and ship the costs behind `make run`'s estimate (carps_like/data/cost_model.json; about 40 minutes)
+	$(PY) perf/task_cost.py --write-data
+	$(PY) perf/optimizer_cost.py --trials 50,100 --max-seconds 150 --write-data

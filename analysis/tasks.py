@@ -81,7 +81,7 @@ def true_front(task_id: str) -> np.ndarray | None:
     results (data): only an id of this checkout's task catalogue picks a config, never a path."""
     try:
         from carps_like import registry
-        from carps_like.experiment import instantiate_objective
+        from carps_like.objective import instantiate_objective
 
         entry = registry.tasks().get(task_id)  # `../../x` would name a YAML file outside configs/task
         if entry is None:

@@ -32,6 +32,7 @@ def list_tasks(terms: list[str]) -> int:
 def list_optimizers() -> int:
     """One line per optimizer config with its declared capabilities (see docs/adding-an-optimizer.md)."""
     from .optimizer import HYPERPARAMETER_KINDS
+    from .reference_docs import capabilities
 
     mark = {True: "yes", False: "-"}
     print(f"{'optimizer':<22} {'types':<13} {'cond':<4} {'forb':<4} {'batch':<5} {'noise':<10} hyperparameters (float, integer, categorical, ordinal)")
@@ -40,11 +41,7 @@ def list_optimizers() -> int:
             variants = ", ".join(f"{t}: {v}" for t, v in cfg["by_task_type"].items())
             print(f"{name:<22} picks per task type -> {variants}")
             continue
-        caps = registry.optimizer_class(name).capabilities()
-        if cfg.get("full_fidelity"):  # runs mf / momf tasks too, every trial at the maximum fidelity
-            more = {"bb": "mf", "mo": "momf"}
-            caps["task_types"] = sorted({*caps["task_types"], *(more[t] for t in caps["task_types"] if t in more)},
-                                        key=["bb", "mf", "mo", "momf"].index)
+        caps = capabilities(name)  # full_fidelity variants also run the mf twin of each type
         kinds = ", ".join(caps["hyperparameters"][k] for k in HYPERPARAMETER_KINDS)
         print(f"{name:<22} {','.join(caps['task_types']):<13} {mark[caps['conditions']]:<4} {mark[caps['forbiddens']]:<4} "
               f"{mark[caps['batch_ask']]:<5} {caps['noise_handling']:<10} {kinds}")

@@ -22,8 +22,9 @@ class OptimizerProtocolError(RuntimeError):
 MAX_LISTED = 40
 
 
-def unknown_name(kind: str, name: str, valid: Iterable[str], list_command: str) -> UserError:
-    """Build the one-line error for an unknown name, naming the closest valid ones."""
+def unknown_name(kind: str, name: str, valid: Iterable[str], list_command: str, known: str | None = None) -> UserError:
+    """Build the one-line error for an unknown name, naming the closest valid ones; `known` says
+    what the valid names are when they are of several kinds (task ids and task sets)."""
     valid = sorted(valid)
     close = difflib.get_close_matches(name, valid, n=5, cutoff=0.5)
     if not close:
@@ -31,4 +32,4 @@ def unknown_name(kind: str, name: str, valid: Iterable[str], list_command: str) 
     hint = f"; closest: {', '.join(close)}" if close else ""
     if len(valid) <= MAX_LISTED:  # few enough to name them all (optimizers); tasks number in the thousands
         return UserError(f"unknown {kind} {name!r}{hint}. Valid: {', '.join(valid)} (details: `{list_command}`).")
-    return UserError(f"unknown {kind} {name!r}{hint}. List all with `{list_command}` ({len(valid)} known).")
+    return UserError(f"unknown {kind} {name!r}{hint}. List all with `{list_command}` ({known or f'{len(valid)} known'}).")

@@ -12,6 +12,11 @@ The up-front estimate uses costs measured by the perf scripts and shipped as dat
 * an evaluation costs the measured mean of its task collection, once per budget unit;
 * time-only budgets cost their time limit.
 
+The optimizer costs are measured on one 5-d task per type. On higher-dimensional tasks, model-based
+optimizers cost more per trial: SMAC's GP took 6.5 s per trial at trial 85 of a 20-d BBOB task, and
+1.3 s at trial 75 of the 5-d one. So the first estimate is low for such tasks, and the ETA
+catches up as trials finish.
+
 Runs are spread over `jobs` parallel workers, longest first. While the study runs, the same model
 gives the work that the finished trials stand for; the ratio of elapsed time to that work
 calibrates the rest (this machine may be slower or faster than the one that measured), so the
@@ -28,23 +33,26 @@ from pathlib import Path
 
 DATA = Path(__file__).with_name("data") / "cost_model.json"
 HARNESS_SECONDS = 1e-4  # per trial: the runner's own overhead (perf/overhead.py)
+RUN_SECONDS = 0.2  # per run: building the task, the optimizer and the Parquet table (perf/study_overhead.py: 7 ms on toy/bb; more for real tasks)
+START_SECONDS = 3.0  # once: worker processes importing the libraries
 UNKNOWN_EVAL_SECONDS = 0.05  # a collection the data does not cover
 
 
 @lru_cache(maxsize=1)
-def cost_model(path: Path = DATA) -> dict:
+def cost_model() -> dict:
     try:
-        return json.loads(path.read_text())
+        return json.loads(DATA.read_text())
     except (OSError, ValueError):
         return {"optimizers": {}, "collections": {}}
 
 
-def write_section(section: str, entries: dict, path: Path = DATA) -> None:
+def write_section(section: str, entries: dict) -> None:
     """Merge measured entries into one section of the shipped data (the perf scripts call this)."""
     import datetime
     import os
     import platform
 
+    path = DATA
     data = {"optimizers": {}, "collections": {}}
     if path.exists():
         data.update(json.loads(path.read_text()))
@@ -94,7 +102,7 @@ class CellCost:
         """Modelled seconds after k budget units (full-fidelity evaluations)."""
         a, b = self.line or (0.0, 0.0)
         n = k * self.trials_per_unit
-        return n * (a + HARNESS_SECONDS) + b * n * max(n - 1, 0) / 2 + k * self.per_eval
+        return (RUN_SECONDS if k > 0 else 0.0) + n * (a + HARNESS_SECONDS) + b * n * max(n - 1, 0) / 2 + k * self.per_eval
 
     @property
     def seconds(self) -> float:
@@ -113,7 +121,7 @@ def makespan(seconds: list[float], jobs: int) -> float:
     workers = [0.0] * max(1, min(jobs, len(seconds) or 1))
     for s in sorted(seconds, reverse=True):
         heapq.heapreplace(workers, workers[0] + s)
-    return max(workers)
+    return START_SECONDS + max(workers)
 
 
 def describe(cells: list[CellCost], variants: set[str], jobs: int) -> str:
@@ -122,13 +130,14 @@ def describe(cells: list[CellCost], variants: set[str], jobs: int) -> str:
     missing = sorted(v for v in variants if optimizer_line(v) is None)
     rows = cost_model()["optimizers"]
     per_trial = ", ".join(f"{v} {fmt_seconds(optimizer_line(v)[0] + optimizer_line(v)[1] * 50)}/trial at 50 trials"
-                          for v in sorted(variants - set(missing)))
+                          f" on {rows[v].get('task', '?')}" for v in sorted(variants - set(missing)))
     measured = sorted({rows[v].get("measured", "?") for v in variants if v in rows})
     basis = (f"optimizer cost measured by perf/optimizer_cost.py ({', '.join(measured)}): {per_trial}" if per_trial else "")
     if missing:
         basis += ("; " if basis else "") + f"no measured cost for {', '.join(missing)} (counted as 0)"
     return (f"estimate: about {fmt_seconds(total)} for {len(cells)} run(s) on {min(jobs, len(cells))} parallel "
-            f"job(s) ({basis}); refined as trials finish")
+            f"job(s) ({basis}; model-based optimizers cost more per trial on higher-dimensional tasks); "
+            "refined as trials finish")
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -142,12 +151,13 @@ def fmt_seconds(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
-def eta(cells: list[CellCost], done_units: list[float], finished: list[bool], elapsed: float, upfront: float) -> float:
+def eta(cells: list[CellCost], done_units: list[float], finished: list[bool], elapsed: float,
+        upfront: float | None) -> float:
     """Seconds left: the model's remaining work, scaled by elapsed / the model's finished work
     (`done_units`: budget spent per run so far)."""
     done = sum(c.seconds if f else min(c.seconds_after(k), c.seconds) for c, k, f in zip(cells, done_units, finished))
     total = sum(c.seconds for c in cells)
-    if done <= 0:
-        return max(upfront - elapsed, 0.0)
+    if done <= 0:  # nothing finished yet: the up-front estimate, if there is one (NaN: unknown)
+        return math.nan if upfront is None else max(upfront - elapsed, 0.0)
     rate = elapsed / done  # seconds of wall time per second of modelled (single-job) work
     return max(total - done, 0.0) * rate

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from . import registry
 from .environment import git_revision, host_info, package_versions
 from .errors import IncompatibleError, UserError
+from .objective import instantiate_objective
 from .requirements import unmet_requirement
 from .runner import RunResult, run_trials
 from .store import RunHandle, RunLockedError, read_run_json, run_dir
@@ -58,18 +59,9 @@ def resolve_optimizer(optimizer_cfg: Mapping, task_type: TaskType) -> tuple[str,
     batch_size = registry.batch_size_of(optimizer_cfg)
     label = registry.run_label(opt_id, batch_size)
     if optimizer_cfg.get("by_task_type"):
-        variant = registry.optimizer_variant(opt_id, task_type)
-        variant_cfg = registry.get_optimizer_config(variant)
-        if batch_size != 1:
-            variant_cfg = {**variant_cfg, "batch_size": batch_size}
+        variant, variant_cfg = registry.dispatched_config(dict(optimizer_cfg), task_type)
         return label, variant, variant_cfg
     return label, opt_id, dict(optimizer_cfg)
-
-
-def instantiate_objective(task_cfg: Mapping):
-    from hydra.utils import instantiate
-
-    return instantiate(task_cfg["objective_function"], _convert_="all")
 
 
 def build_task(task_cfg: Mapping) -> Task:
@@ -85,13 +77,15 @@ def _budget_mismatch(meta: dict, budget: Budget) -> str | None:
 
 
 def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Path = "runs", study: str = "default",
-             redo: bool = False, retry_failed: bool = False) -> CellOutcome:
-    """Run one cell, or skip it when it is already done. Raises UserError for bad input."""
+             redo: bool = False, retry_failed: bool = False, label: str | None = None) -> CellOutcome:
+    """Run one cell, or skip it when it is already done. Raises UserError for bad input.
+    `label` given: `optimizer_cfg` is an already resolved variant config (carps_like.plan), filed
+    under `label`; otherwise the config (possibly a dispatcher such as `smac`) is resolved here."""
     optimizer_cfg, task_cfg = _plain(optimizer_cfg), _plain(task_cfg)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UserError(f"seed must be a non-negative integer, got {seed!r}")
     task_type = TaskType.parse(task_cfg.get("metadata", {}).get("type", "bb"))
-    opt_id, variant, variant_cfg = resolve_optimizer(optimizer_cfg, task_type)
+    opt_id, variant, variant_cfg = _resolved(optimizer_cfg, task_type, label)
     budget = Budget.from_mapping(task_cfg.get("budget"))
     directory = run_dir(out, study, opt_id, task_cfg["id"], seed)
 
@@ -100,7 +94,7 @@ def run_cell(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, out: str | Pa
     if skip is not None:
         return skip
 
-    prepared = prepare_run(optimizer_cfg, task_cfg, seed, study)
+    prepared = prepare_run(variant_cfg, task_cfg, seed, study, label=opt_id)
     handle = RunHandle(directory)
     try:
         handle.acquire()
@@ -167,11 +161,18 @@ class PreparedRun:
         return result
 
 
-def prepare_run(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, study: str) -> PreparedRun:
-    """Resolve the variant, build the task, check compatibility; raises UserError/IncompatibleError."""
+def _resolved(optimizer_cfg: dict, task_type: TaskType, label: str | None) -> tuple[str, str, dict]:
+    if label is None:
+        return resolve_optimizer(optimizer_cfg, task_type)
+    return label, optimizer_cfg["id"], optimizer_cfg
+
+
+def prepare_run(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, study: str, label: str | None = None) -> PreparedRun:
+    """Resolve the variant (unless `label` says it is resolved), build the task, check
+    compatibility; raises UserError/IncompatibleError."""
     optimizer_cfg, task_cfg = _plain(optimizer_cfg), _plain(task_cfg)
     task_type = TaskType.parse(task_cfg.get("metadata", {}).get("type", "bb"))
-    opt_id, variant, variant_cfg = resolve_optimizer(optimizer_cfg, task_type)
+    opt_id, variant, variant_cfg = _resolved(optimizer_cfg, task_type, label)
     budget = Budget.from_mapping(task_cfg.get("budget"))
     missing = unmet_requirement(task_cfg.get("requires") or [])
     if missing:

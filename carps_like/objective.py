@@ -120,3 +120,11 @@ def describe(objective_function: ObjectiveFunction) -> dict[str, Any]:
 
 
 __all__ = ["ObjectiveFunction", "ObjectiveMetadata", "space_statistics", "describe", "asdict"]
+
+
+def instantiate_objective(task_cfg: Mapping) -> ObjectiveFunction:
+    """The objective function of a task config (`objective_function: {_target_: ..., kwargs}`),
+    built by Hydra as every front end builds it."""
+    from hydra.utils import instantiate
+
+    return instantiate(task_cfg["objective_function"], _convert_="all")

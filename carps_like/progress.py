@@ -90,8 +90,9 @@ class ProgressMonitor:
             from .estimate import eta
 
             dirs = list(self.costs)
-            return _fmt(eta([self.costs[d] for d in dirs], [self.spent.get(d, 0.0) for d in dirs],
-                            [d in self.finished for d in dirs], elapsed, self.upfront or 0.0))
+            left = eta([self.costs[d] for d in dirs], [self.spent.get(d, 0.0) for d in dirs],
+                       [d in self.finished for d in dirs], elapsed, self.upfront)
+            return "?" if left != left else _fmt(left)
         return _fmt(elapsed / self.done * (self.total - self.done)) if self.done else "?"
 
     def trials_part(self) -> str:

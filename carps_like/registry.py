@@ -79,7 +79,9 @@ def tasksets(config_dir: Path = CONFIG_DIR) -> dict[str, dict]:
 def get_task(task_id: str) -> TaskEntry:
     all_tasks = tasks()
     if task_id not in all_tasks:
-        raise unknown_name("task", task_id, list(all_tasks) + list(tasksets()), "make tasks")
+        sets = tasksets()
+        raise unknown_name("task", task_id, list(all_tasks) + list(sets), "make tasks",
+                           f"{len(all_tasks)} tasks and {len(sets)} task sets")
     return all_tasks[task_id]
 
 
@@ -125,6 +127,30 @@ def check_optimizer_config(cfg: dict, source: str) -> None:
     accepted = ["_target_"] + [p.name for p in params if p.name not in RUNNER_ARGUMENTS
                                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     _refuse_unknown(adapter, accepted, source, "adapter setting", f"{adapter['_target_']} accepts")
+
+
+DISPATCH_KEYS = ("id", "by_task_type", "batch_size")
+
+
+def dispatched_config(optimizer_cfg: dict, task_type: TaskType) -> tuple[str, dict]:
+    """(variant, its config) for a dispatcher config such as `smac`. Settings given on top of the
+    dispatcher (Hydra overrides like `++optimizer.adapter.n_init=5`) are merged into the chosen
+    variant's config and checked there, so they reach the run or are refused with the reason."""
+    variant = optimizer_variant(optimizer_cfg["id"], task_type)
+    merged = deep_merge(get_optimizer_config(variant), {k: v for k, v in optimizer_cfg.items() if k not in DISPATCH_KEYS})
+    if "batch_size" in optimizer_cfg and batch_size_of(optimizer_cfg) != 1:
+        merged["batch_size"] = optimizer_cfg["batch_size"]
+    if merged != get_optimizer_config(variant):
+        check_optimizer_config(merged, f"{optimizer_cfg['id']} -> {variant} (with your overrides)")
+    return variant, merged
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    """`extra` laid over `base`, nested mappings merged key by key."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _refuse_unknown(mapping: dict, accepted: list, source: str, what: str, accepted_by: str) -> None:

@@ -34,7 +34,7 @@ def _check_overrides(argv: list[str]) -> None:
                 else:
                     registry.get_task(name)
             chosen[key] = value
-    if chosen["task"] is None and not any(a in ("--help", "-h", "--cfg", "-c", "--info") or a.startswith("--cfg") for a in argv):
+    if chosen["task"] is None and not any(a.startswith("plan=") for a in argv) and not any(a in ("--help", "-h", "--cfg", "-c", "--info") or a.startswith("--cfg") for a in argv):
         raise UserError("missing task=<task id>; list tasks with `make tasks` (or use `make run TASK=<taskset>`)")
 
 
@@ -57,8 +57,14 @@ def main(cfg: DictConfig) -> str:
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        outcome = run_cell(cfg.optimizer, cfg.task, int(cfg.seed), out=cfg.out, study=cfg.study,
-                           redo=bool(cfg.redo), retry_failed=bool(cfg.retry_failed))
+        if cfg.get("plan"):  # a cell the study planned (carps_like.plan): run it unchanged
+            from . import plan
+
+            outcome = plan.execute(plan.load(cfg.plan)[int(cfg.cell)], cfg.out, cfg.study, bool(cfg.redo),
+                                   bool(cfg.retry_failed))
+        else:
+            outcome = run_cell(cfg.optimizer, cfg.task, int(cfg.seed), out=cfg.out, study=cfg.study,
+                               redo=bool(cfg.redo), retry_failed=bool(cfg.retry_failed))
     except UserError as exc:
         if multirun:  # the study front end reports it; one bad cell must not stop the others
             print(f"error: {exc}", file=sys.stderr)
@@ -66,7 +72,8 @@ def main(cfg: DictConfig) -> str:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except Exception as exc:  # a task or store that cannot be set up; the run itself never raises
-        print(f"error: task {cfg.task.id} seed {cfg.seed}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        where = f"plan {cfg.plan} cell {cfg.cell}" if cfg.get("plan") else f"task {cfg.task.id} seed {cfg.seed}"
+        print(f"error: {where}: {type(exc).__name__}: {exc}", file=sys.stderr)
         if os.environ.get("CARPS_LIKE_DEBUG"):
             raise
         if multirun:

@@ -154,19 +154,13 @@ def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]
     return runnable, seeds, pending, report
 
 
-def cell_costs(optimizer: str, pending: list[tuple[str, int, Path]], budgets: dict[str, Budget]) -> tuple[list, set]:
-    """The cost model of every pending run (carps_like.estimate) and the concrete variants behind them."""
+def cell_costs(cells: list) -> tuple[list, set]:
+    """The cost model of every planned run (carps_like.estimate) and the concrete variants behind them."""
     from . import estimate
 
-    costs, variants = [], set()
-    for tid, _seed, _d in pending:
-        cfg = registry.get_optimizer_config(optimizer)
-        variant = registry.optimizer_variant(optimizer, TaskType(registry.get_task(tid).metadata["type"])) \
-            if cfg.get("by_task_type") else optimizer
-        variants.add(variant)
-        b = budgets[tid]
-        costs.append(estimate.cell_cost(variant, tid, b.n_trials, b.time_limit))
-    return costs, variants
+    costs = [estimate.cell_cost(c.variant, c.task_id, c.task["budget"].get("n_trials"), c.task["budget"].get("time_limit"))
+             for c in cells]
+    return costs, {c.variant for c in cells}
 
 
 LAUNCHER_DIR = registry.CONFIG_DIR / "hydra" / "launcher"
@@ -192,11 +186,10 @@ def check_launcher(name: str) -> str:
     return name
 
 
-def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None, time_limit: str | None,
-                  batch_size: int | None = None) -> list[str]:
-    """The Hydra multirun of one launch; `batch_size` overrides the optimizer config's (None: keep it)."""
-    cmd = [sys.executable, "-m", "carps_like.run", "-m", f"optimizer={args.optimizer}", f"task={','.join(tasks)}",
-           f"seed={','.join(str(s) for s in seeds)}", f"out={args.out}", f"study={args.study}"]
+def hydra_command(args, plan_file: Path, n_cells: int, launcher_overrides: list[str]) -> list[str]:
+    """A Hydra multirun over the planned cells (submitit, Ray): each job runs cell <i> of the plan."""
+    cmd = [sys.executable, "-m", "carps_like.run", "-m", f"plan={plan_file}", f"cell={','.join(map(str, range(n_cells)))}",
+           f"out={args.out}", f"study={args.study}"]
     launcher = getattr(args, "launcher", "joblib")
     cmd.append(f"hydra/launcher={launcher}")
     jobs = args.jobs
@@ -204,37 +197,26 @@ def hydra_command(args, tasks: list[str], seeds: list[int], n_trials: str | None
         jobs = os.cpu_count() or 1  # as joblib's default: all cores
     if jobs and launcher in JOBS_OVERRIDE:
         cmd.append(f"{JOBS_OVERRIDE[launcher]}={jobs}")
-    if n_trials is not None:
-        cmd.append(f"task.budget.n_trials={n_trials}")
-    if time_limit is not None:
-        cmd.append(f"task.budget.time_limit={time_limit}")
-    if batch_size is not None:
-        cmd.append(f"++optimizer.batch_size={batch_size}")
     if args.redo:
         cmd.append("redo=true")
     if args.retry_failed:
         cmd.append("retry_failed=true")
-    return cmd + list(args.overrides)
+    return cmd + list(launcher_overrides)
 
 
-def launch_groups(pending: list[tuple[str, int, Path]], task_order: list[str]) -> list[tuple[list[str], list[int]]]:
-    """Cover exactly the pending (task, seed) cells with task x seed products, one Hydra multirun
-    each, so no complete run is ever resubmitted (a multirun sweeps a full product). Groups tasks
-    that miss the same seeds, or seeds that miss the same tasks, whichever needs fewer launches."""
-    by_task: dict[str, set[int]] = defaultdict(set)
-    by_seed: dict[int, set[str]] = defaultdict(set)
-    for tid, seed, _ in pending:
-        by_task[tid].add(seed)
-        by_seed[seed].add(tid)
-    tasks_by_seeds: dict[frozenset, list[str]] = defaultdict(list)
-    for tid in sorted(by_task, key=task_order.index):
-        tasks_by_seeds[frozenset(by_task[tid])].append(tid)
-    seeds_by_tasks: dict[frozenset, list[int]] = defaultdict(list)
-    for seed in sorted(by_seed):
-        seeds_by_tasks[frozenset(by_seed[seed])].append(seed)
-    a = [(tids, sorted(seeds)) for seeds, tids in tasks_by_seeds.items()]
-    b = [(sorted(tids, key=task_order.index), seeds) for tids, seeds in seeds_by_tasks.items()]
-    return a if len(a) <= len(b) else b
+def execute_command(args, plan_file: Path, jobs: int | None) -> list[str]:
+    """The local launch (the default): carps_like.execute runs the planned cells in a process pool."""
+    cmd = [sys.executable, "-m", "carps_like.execute", str(plan_file), "--out", str(args.out), "--study", args.study]
+    if jobs:
+        cmd += ["--jobs", str(jobs)]
+    return cmd + (["--redo"] if args.redo else []) + (["--retry-failed"] if args.retry_failed else [])
+
+
+def write_plan(args, cells: list, name: str) -> Path:
+    from . import plan
+
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    return plan.save(cells, Path(args.out) / args.study / ".hydra" / f"plan-{name}-{stamp}.json")
 
 
 def summarize(cells: list[tuple[str, int, Path]], stream=sys.stdout) -> int:
@@ -259,7 +241,7 @@ def summarize(cells: list[tuple[str, int, Path]], stream=sys.stdout) -> int:
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_GRACE_SECONDS = 10.0  # how long a launch gets to end after SIGTERM before SIGKILL
-WORKER_DIED = 3  # a joblib launch whose worker process died (hydra_plugins/carps_like_joblib_launcher)
+from .execute import WORKER_DIED  # noqa: E402  (a local launch whose worker process died)
 DIED = "worker process died (SIGKILL? out of memory?) while running it"
 
 
@@ -341,39 +323,38 @@ def _mark_failed(directory: Path, reason: str) -> None:
     write_json_atomic(directory / RUN_FILE, meta)
 
 
-def run_joblib(args, pending: list[tuple[str, int, Path]], tasks: list[str], report: dict, launches: Launches,
-               label: str) -> list[int]:
-    """Launch the pending cells, one launch after another. When a worker process dies (the launch
-    exits WORKER_DIED, or is killed itself with JOBS=1), loky kills its other workers too, so each
-    run it left running is a suspect: suspects run again one at a time (JOBS=1) before the rest,
-    and one that is lost twice is marked failed. Returns the launches' exit statuses, less those
-    of deaths handled so."""
+def run_joblib(args, cells: list, launches: Launches, label: str) -> list[int]:
+    """Launch the planned cells in local processes. When a worker process dies (the launch exits
+    WORKER_DIED, or is killed itself with JOBS=1), loky kills its other workers too, so each run it
+    left running is a suspect: suspects run again one at a time (JOBS=1) before the rest, and one
+    that is lost twice is marked failed. Returns the launches' exit statuses, less those of deaths
+    handled so."""
+    from .store import run_dir
+
+    where = {id(c): run_dir(args.out, args.study, c.label, c.task_id, c.seed) for c in cells}
     t0 = time.time()
     lost_before: Counter = Counter()
-    codes, todo = [], list(pending)
+    codes, todo = [], list(cells)
     while todo:
-        suspects = [c for c in todo if lost_before[c[2]]]
+        suspects = [c for c in todo if lost_before[where[id(c)]]]
         batch = suspects or todo
-        launch_args = argparse.Namespace(**{**vars(args), "jobs": 1}) if suspects else args
-        since, batch_codes = time.time(), []
-        for g_tasks, g_seeds in launch_groups(batch, tasks):
-            cmd = hydra_command(launch_args, g_tasks, g_seeds, report["n_trials"], report["time_limit"],
-                                report["batch_override"])
-            batch_codes.append(launches.wait(launches.start(cmd)))
-        died = any(code == WORKER_DIED or code < 0 for code in batch_codes)
-        lost = [c for c in batch if _left_running(c[2], since)] if died else []
+        since = time.time()
+        plan_file = write_plan(args, batch, label.replace("/", "-"))
+        code = launches.wait(launches.start(execute_command(args, plan_file, 1 if suspects else args.jobs)))
+        died = code == WORKER_DIED or code < 0
+        lost = [c for c in batch if _left_running(where[id(c)], since)] if died else []
         if not lost:
-            codes += batch_codes
+            codes.append(code)
             todo = [c for c in todo if c not in batch]
             continue
-        for _, _, d in lost:
-            lost_before[d] += 1
-            if lost_before[d] == 2:
-                _mark_failed(d, f"{DIED}, twice")
-        names = ", ".join(f"{tid} seed {seed}" for tid, seed, _ in lost[:3]) + (", ..." if len(lost) > 3 else "")
+        for c in lost:
+            lost_before[where[id(c)]] += 1
+            if lost_before[where[id(c)]] == 2:
+                _mark_failed(where[id(c)], f"{DIED}, twice")
+        names = ", ".join(f"{c.task_id} seed {c.seed}" for c in lost[:3]) + (", ..." if len(lost) > 3 else "")
         say(f"[{label}] a worker process died (SIGKILL? out of memory?); the {len(lost)} run(s) it left "
             f"unfinished ({names}) run again one at a time, and a run lost twice is marked failed", file=sys.stderr)
-        todo = [c for c in todo if not _finished_since(c[2], t0)]
+        todo = [c for c in todo if not _finished_since(where[id(c)], t0)]
     return codes
 
 
@@ -395,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                              "as <optimizer>_q<n> (default: the optimizer config's batch_size, else 1)")
     parser.add_argument("--redo", action="store_true", help="run complete runs again (old results go to attempts/)")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    parser.add_argument("--dry-run", action="store_true", help="plan and estimate the study, run nothing")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. optimizer.adapter.n_init=5")
     args = parser.parse_args(argv)
 
@@ -403,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"JOBS must be >= 1, got {args.jobs}")
         check_launcher(args.launcher)
         tasks, seeds, pending, report = plan(args)
+        from . import plan as planning
+
+        todo = {(tid, seed) for tid, seed, _ in pending}
+        cells, launcher_overrides = planning.build(args.optimizer, [t for t in tasks if any(p[0] == t for p in pending)],
+                                                   seeds, report["budgets"], args.overrides, report["batch_override"])
+        cells = [c for c in cells if (c.task_id, c.seed) in todo]
         if pending:
             check_writable(Path(args.out) / args.study)
     except UserError as exc:
@@ -422,20 +410,24 @@ def main(argv: list[str] | None = None) -> int:
         say(next_step(Path(args.out), args.study))
         return 1 if report["failed_before"] else 0
 
-    groups = launch_groups(pending, tasks)
-    cmds = [hydra_command(args, g_tasks, g_seeds, report["n_trials"], report["time_limit"], report["batch_override"])
-            for g_tasks, g_seeds in groups]
-    shape = (f"{len(groups[0][0])} tasks x {len(groups[0][1])} seeds" if len(groups) == 1 else
-             f"{len(groups)} launches of task x seed products, so complete runs are not resubmitted")
+    shape = (f"{len(tasks)} tasks x {len(seeds)} seeds" if len(pending) == total else
+             f"of {total}; the others are done or failed earlier")
     say(f"[{label}] running {len(pending)} runs ({shape}) -> {Path(args.out) / args.study}")
+    if launcher_overrides and args.launcher == "joblib":
+        say(f"[{label}] note: {' '.join(launcher_overrides)} set Hydra launcher options; local runs (LAUNCHER=joblib) "
+            "do not go through Hydra, so they are ignored (JOBS= sets the parallelism)", file=sys.stderr)
     from . import estimate
 
-    costs, variants = cell_costs(args.optimizer, pending, report["budgets"])
+    costs, variants = cell_costs(cells)
     jobs = args.jobs or os.cpu_count() or 1
     upfront = estimate.makespan([c.seconds for c in costs], jobs) if args.launcher == "joblib" else None
     if upfront is not None:
         say(f"[{label}] {estimate.describe(costs, variants, jobs)}")
-    monitor = ProgressMonitor([d for _, _, d in pending], label, costs=costs, upfront=upfront).start()
+    if getattr(args, "dry_run", False):
+        say(f"[{label}] dry run: nothing was started")
+        return 0
+    dirs = [run_dir(args.out, args.study, c.label, c.task_id, c.seed) for c in cells]
+    monitor = ProgressMonitor(dirs, label, costs=costs, upfront=upfront).start()
     env = dict(os.environ, HYDRA_FULL_ERROR=os.environ.get("HYDRA_FULL_ERROR", "0"))
     env.setdefault("PYTHONHASHSEED", "0")  # reproducible set ordering inside SMAC (see carps_like.run)
     env.setdefault("OMP_NUM_THREADS", "1")  # one thread per run: runs are the unit of parallelism
@@ -444,11 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     launches = Launches(env)
     previous = {s: signal.signal(s, _interrupted) for s in STOP_SIGNALS}
     try:
-        if args.launcher == "joblib":  # local processes: one launch at a time uses every core
-            codes = run_joblib(args, pending, tasks, report, launches, label)
-        else:  # schedulers and clusters: submit every launch at once
-            procs = [launches.start(cmd) for cmd in cmds]
-            codes = [launches.wait(p) for p in procs]
+        if args.launcher == "joblib":  # local processes, without Hydra: the common path
+            codes = run_joblib(args, cells, launches, label)
+        else:  # schedulers and clusters: one Hydra multirun over the planned cells
+            plan_file = write_plan(args, cells, label.replace("/", "-"))
+            codes = [launches.wait(launches.start(hydra_command(args, plan_file, len(cells), launcher_overrides)))]
     except Interrupted as exc:
         for s in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
             signal.signal(s, signal.SIG_IGN)

@@ -2,7 +2,7 @@
 
     .venv/bin/python perf/compare_cost.py [randomsearch] [--jobs 2] [--types bb,mf,mo,momf]
 
-Runs `python -m analysis.compare <optimizer>` (conformance suite, dev-subset runs, report) into
+Runs `python -m workflows.compare <optimizer>` (conformance suite, dev-subset runs, report) into
 temporary directories and times it. Baseline, from the same run: the library + objective time the
 runner recorded for every trial of those runs, divided by the number of parallel jobs (what the
 runs would take with no process start-up, no conformance suite and no analysis). The ratio says
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--types", default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "analysis.compare", args.optimizer, "--out", f"{tmp}/compare", "--runs",
+        cmd = [sys.executable, "-m", "workflows.compare", args.optimizer, "--out", f"{tmp}/compare", "--runs",
                f"{tmp}/runs", "--jobs", str(args.jobs)] + (["--types", args.types] if args.types else [])
         t0 = time.perf_counter()
         res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,

@@ -2,7 +2,7 @@
 
     .venv/bin/python perf/task_cost.py [--tasks 6] [--batch 100] [--trials 2000]
 
-For a sample of tasks of each collection (bbob, mfbbob, pymoo, mfsynth, momfsynth, toy,
+For a sample of tasks of each collection (bbob, bbobmixint, mfbbob, pymoo, mfsynth, momfsynth, toy,
 lmscaling, tinylm, and sklearn and tinylm-live on 2 / 1 tasks with a few evaluations since those
 train real models), prints the mean wall time per evaluation of
   * `evaluate`        one configuration at a time (`--batch` configurations, best of 5 repeats),
@@ -34,6 +34,7 @@ from carps_like.requirements import unmet_requirement  # noqa: E402
 
 COLLECTIONS = {  # name -> module
     "bbob": "benchmarks.bbob",
+    "bbobmixint": "benchmarks.bbob_mixint",
     "mfbbob": "benchmarks.mf_bbob",
     "pymoo": "benchmarks.pymoo_mo",
     "mfsynth": "benchmarks.mf_synthetic",

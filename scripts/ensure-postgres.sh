@@ -18,28 +18,16 @@ skip() { echo "ensure-postgres: $* -- the PostgreSQL tests will skip" >&2; exit 
 
 have_initdb && exit 0
 [ "${CARPS_NO_PG_INSTALL:-0}" = 1 ] && skip "PostgreSQL server binaries not found and CARPS_NO_PG_INSTALL=1"
-command -v apt-get >/dev/null 2>&1 || skip "PostgreSQL server binaries not found and no apt-get here; install PostgreSQL (initdb, postgres) yourself"
-if [ "$(id -u)" = 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-    SUDO=(sudo -n)
-else
-    skip "PostgreSQL server binaries not found; not root and no passwordless sudo to run: apt-get install postgresql"
-fi
+. "$(dirname "$0")/apt-install.sh"
+root_or_skip "PostgreSQL server binaries (initdb, postgres)" postgresql
 
 echo "ensure-postgres: installing Debian's postgresql package (server binaries for the tests) ..." >&2
 # No cluster: the package would otherwise create and start `main` on port 5432; the tests run their own.
 if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
-    "${SUDO[@]}" mkdir -p /etc/postgresql-common &&
-        echo "create_main_cluster = false" | "${SUDO[@]}" tee /etc/postgresql-common/createcluster.conf >/dev/null
+    as_root mkdir -p /etc/postgresql-common &&
+        echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null ||
-    echo "ensure-postgres: apt-get update failed; trying the install anyway" >&2
-if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql >/dev/null; then
-    skip "apt-get install postgresql failed (see above)"
-fi
+apt_install "PostgreSQL server binaries (initdb, postgres)" postgresql
 have_initdb || skip "installed postgresql but found no initdb"
 echo "ensure-postgres: installed $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)" >&2
 exit 0

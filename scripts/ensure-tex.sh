@@ -11,21 +11,9 @@ skip() { echo "ensure-tex: $* -- the LaTeX compile tests will skip" >&2; exit 0;
 
 command -v pdflatex >/dev/null 2>&1 && kpsewhich booktabs.sty >/dev/null 2>&1 && exit 0
 [ "${CARPS_NO_TEX_INSTALL:-0}" = 1 ] && skip "pdflatex/booktabs not found and CARPS_NO_TEX_INSTALL=1"
-command -v apt-get >/dev/null 2>&1 || skip "pdflatex/booktabs not found and no apt-get here; install a TeX distribution yourself"
-if [ "$(id -u)" = 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-    SUDO=(sudo -n)
-else
-    skip "pdflatex not found; not root and no passwordless sudo to run: apt-get install texlive-latex-recommended"
-fi
+. "$(dirname "$0")/apt-install.sh"
 echo "ensure-tex: installing Debian's texlive-latex-base and texlive-latex-recommended ..." >&2
-if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        texlive-latex-base texlive-latex-recommended >/dev/null; then
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        texlive-latex-base texlive-latex-recommended >/dev/null || skip "apt-get install texlive-latex-recommended failed"
-fi
+apt_install "pdflatex with booktabs" texlive-latex-base texlive-latex-recommended
 command -v pdflatex >/dev/null 2>&1 || skip "installed TeX Live but found no pdflatex"
 echo "ensure-tex: installed $(pdflatex --version | head -n1)" >&2
 exit 0

@@ -6,10 +6,11 @@ import json
 import pandas as pd
 import pytest
 
-from analysis import baselines
 from analysis.gather import gather
-from analysis.subsets import budget_cap, collect, merge_by_task
+from analysis.subsets import budget_cap, merge_by_task
 from analysis_runs import make_runs
+from workflows import baselines
+from workflows.subsets import collect
 
 REF = ["randomsearch", "optuna", "ng_de"]
 

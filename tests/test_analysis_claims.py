@@ -14,7 +14,7 @@ import pytest
 
 from analysis import report as R
 from analysis.anytime import Performance
-from analysis.compare import compare_type
+from analysis.comparison import compare_type
 from analysis.normalize import Options
 from analysis.ranking import per_task_best_and_markers, rank
 from analysis.tables import cell, macros, summary_table

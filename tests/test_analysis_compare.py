@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.changed_optimizers import changed_optimizers
-from analysis.compare import (bootstrap_mean_ci, compare_type, mismatches, task_fingerprint, threshold_failures)
+from analysis.comparison import (bootstrap_mean_ci, compare_type, mismatches, task_fingerprint, threshold_failures)
+from workflows.changed_optimizers import changed_optimizers
 
 
 def final_table(shift: dict[str, float], n_tasks: int = 12, seeds=(1, 2, 3), noise: float = 0.01) -> pd.DataFrame:

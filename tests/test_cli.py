@@ -64,10 +64,17 @@ def test_study_with_a_time_only_budget(tmp_path):
 
 
 def test_study_reports_failed_runs_and_exits_nonzero(tmp_path):
+    res = _study("--optimizer", "smac_bb", "--task", "toy/bb", "--seeds", "1", "--out", str(tmp_path),
+                 "optimizer.adapter.facade=no_such_facade")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "1 runs failed" in res.stdout and "no_such_facade" in res.stdout
+
+
+def test_an_optimizer_setting_the_adapter_does_not_take_is_refused_before_any_run(tmp_path):
     res = _study("--optimizer", "randomsearch", "--task", "toy/bb", "--seeds", "1", "--out", str(tmp_path),
                  "+optimizer.adapter.no_such_setting=1")
-    assert res.returncode == 1
-    assert "1 runs failed" in res.stdout and "no_such_setting" in res.stdout
+    assert res.returncode == 2 and "unknown adapter setting 'no_such_setting'" in res.stderr
+    assert not list(tmp_path.rglob("run.json"))
 
 
 def test_study_skips_unsupported_tasks_with_one_summary_line_each(tmp_path):

@@ -12,7 +12,7 @@ from helpers import copy_repository
 from test_contributor_guide import guide_files
 
 REPO = Path(__file__).resolve().parents[1]
-COPIED = ("carps_like", "benchmarks", "optimizers", "configs", "tests", "analysis", "baselines", "pyproject.toml")
+COPIED = ("carps_like", "benchmarks", "optimizers", "configs", "tests", "analysis", "workflows", "baselines", "pyproject.toml")
 
 BROKEN = '''
 from carps_like.optimizer import Optimizer
@@ -51,7 +51,7 @@ def _copy_repo(tmp_path: Path, extra: dict[str, str]) -> dict:
 
 
 def _compare(tmp_path, env, *args):
-    return subprocess.run([sys.executable, "-m", "analysis.compare", *args, "--jobs", "2"], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "workflows.compare", *args, "--jobs", "2"], cwd=tmp_path, env=env,
                           capture_output=True, text=True)
 
 
@@ -89,9 +89,9 @@ def test_crashing_runs_fail_the_comparison(tmp_path):
 
 
 def test_unknown_optimizer_and_type_are_bad_input():
-    res = subprocess.run([sys.executable, "-m", "analysis.compare", "no_such_opt"], cwd=REPO, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "workflows.compare", "no_such_opt"], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 2 and "no_such_opt" in res.stderr and "randomsearch" in res.stderr
-    res = subprocess.run([sys.executable, "-m", "analysis.compare", "randomsearch", "--types", "xx"], cwd=REPO,
+    res = subprocess.run([sys.executable, "-m", "workflows.compare", "randomsearch", "--types", "xx"], cwd=REPO,
                          capture_output=True, text=True)
     assert res.returncode == 2 and "accepted: bb, mf, mo, momf" in res.stderr
 
@@ -99,7 +99,7 @@ def test_unknown_optimizer_and_type_are_bad_input():
 def test_a_batched_optimizer_is_compared_under_its_batch_label(tmp_path):
     """make compare OPT=randomsearch BATCH=4: runs filed and reported as randomsearch_q4, against
     the shipped (sequential) randomsearch baseline among others."""
-    res = subprocess.run([sys.executable, "-m", "analysis.compare", "randomsearch", "--types", "mo", "--seeds", "1",
+    res = subprocess.run([sys.executable, "-m", "workflows.compare", "randomsearch", "--types", "mo", "--seeds", "1",
                           "--batch-size", "4", "--skip-conformance", "--jobs", "2", "--out", str(tmp_path / "compare"),
                           "--runs", str(tmp_path / "runs")], cwd=REPO, capture_output=True, text=True)
     out = res.stdout + res.stderr
@@ -109,6 +109,6 @@ def test_a_batched_optimizer_is_compared_under_its_batch_label(tmp_path):
     readme = (tmp_path / "compare" / "README.md").read_text()
     assert "randomsearch_q4 (new)" in readme and "| randomsearch |" in readme
     assert (tmp_path / "runs" / "compare-fullset-v1" / "randomsearch_q4").is_dir()
-    bad = subprocess.run([sys.executable, "-m", "analysis.compare", "randomsearch", "--batch-size", "0"], cwd=REPO,
+    bad = subprocess.run([sys.executable, "-m", "workflows.compare", "randomsearch", "--batch-size", "0"], cwd=REPO,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "batch_size must be an integer >= 1" in bad.stderr

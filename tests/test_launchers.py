@@ -174,8 +174,8 @@ def test_jobs_maps_to_each_launchers_parallelism_knob():
     for launcher, override in expected.items():
         args = Namespace(optimizer="randomsearch", out="runs", study="s", jobs=3, launcher=launcher, redo=False,
                          retry_failed=False, overrides=[])
-        cmd = study.hydra_command(args, ["toy/bb"], [1], None, None)
-        assert f"hydra/launcher={launcher}" in cmd and override in cmd
+        cmd = study.hydra_command(args, Path("plan.json"), 2, [])
+        assert f"hydra/launcher={launcher}" in cmd and override in cmd and "cell=0,1" in cmd
     args = Namespace(optimizer="randomsearch", out="runs", study="s", jobs=None, launcher="submitit_slurm", redo=False,
                      retry_failed=False, overrides=[])
-    assert not any("parallelism" in a for a in study.hydra_command(args, ["toy/bb"], [1], None, None))  # the config's value
+    assert not any("parallelism" in a for a in study.hydra_command(args, Path("plan.json"), 1, []))  # the config's value

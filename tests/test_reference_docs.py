@@ -43,3 +43,12 @@ def test_a_hand_edit_inside_a_generated_block_is_found(tmp_path):
     assert R.stale(tmp_path) == ["docs/tasks.md (block task-counts)"]
     with pytest.raises(ValueError, match="no '<!-- generated: x -->'"):
         R.render("text", "x", "body")
+
+
+def test_unknown_task_error_counts_tasks_and_task_sets_apart():
+    from carps_like import registry
+    from carps_like.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        registry.get_task("bbob/f99")
+    assert f"({len(registry.tasks())} tasks and {len(registry.tasksets())} task sets)" in str(err.value)

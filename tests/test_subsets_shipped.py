@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import baselines
 from analysis.gather import gather
 from analysis.subsets import DATA_DIR, ROOT, full_set, load_config, load_full_set_results, main
+from workflows import baselines
 
 CFG = load_config()
 TYPES = list(CFG["types"])

@@ -22,16 +22,15 @@ from .db import default_url, display_url
 
 def _cells(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None,
            batch_size: int | None = None):
-    """The study's cells, resolved as `make run` resolves them; returns (cells, skipped reasons)."""
+    """The study's cells, planned as `make run` plans them (carps_like.plan: the variant per task
+    type, batch size and budget resolved once); returns (cells, skipped reasons)."""
+    from .. import plan
     from ..study import resolve
 
     r = resolve(optimizer, task, seeds, n_trials, time_limit, batch_size)
-    opt_cfg = registry.get_optimizer_config(optimizer)
-    if r.batch_override is not None:  # BATCH= differs from the config's: the cell carries it
-        opt_cfg = {**opt_cfg, "batch_size": r.batch_override}
-    cells = [{"optimizer_id": r.label, "task_id": tid, "seed": s, "optimizer_config": opt_cfg,
-              "task_config": dict(registry.get_task(tid).config, budget=r.budgets[tid].as_dict())}
-             for tid in r.tasks for s in r.seeds]
+    planned, _ = plan.build(optimizer, r.tasks, r.seeds, r.budgets, batch_override=r.batch_override)
+    cells = [{"optimizer_id": c.label, "task_id": c.task_id, "seed": c.seed, "optimizer_config": c.optimizer,
+              "task_config": c.task} for c in planned]
     return cells, r.skipped
 
 

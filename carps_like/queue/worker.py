@@ -91,7 +91,9 @@ def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratc
         try:
             check_config(claim.optimizer_config, "optimizer_config")  # before anything is imported or built
             check_config(claim.task_config, "task_config")
-            prepared = prepare_run(claim.optimizer_config, claim.task_config, claim.seed, claim.study)
+            planned = not claim.optimizer_config.get("by_task_type")  # cells queued before plans held dispatchers
+            prepared = prepare_run(claim.optimizer_config, claim.task_config, claim.seed, claim.study,
+                                   label=claim.optimizer_id if planned else None)
         except Exception as exc:  # noqa: BLE001 - an unrunnable or refused cell fails, the worker goes on
             refused = isinstance(exc, UntrustedTarget)
             if refused:

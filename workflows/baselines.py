@@ -1,8 +1,8 @@
 """Shipped baselines: the reference optimizers on every dev and test subset, `baseline_seeds` seeds.
 
-    python -m analysis.baselines run       # the runs; seeds 1..<seeds> are the full-set runs, reused
-    python -m analysis.baselines collect   # -> baselines/<data_version>/{trials,runs}.parquet + manifest.json
-    python -m analysis.baselines check     # are the shipped baselines those of the current subset files?
+    python -m workflows.baselines run       # the runs; seeds 1..<seeds> are the full-set runs, reused
+    python -m workflows.baselines collect   # -> baselines/<data_version>/{trials,runs}.parquet + manifest.json
+    python -m workflows.baselines check     # are the shipped baselines those of the current subset files?
 
 A new optimizer is compared against them without re-running anything:
 `make report RUNS="runs baselines/<data_version>"` (gather reads the shipped tables as a source).
@@ -22,7 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from .subsets import CONFIG, ROOT, TYPES, load_config, run_reference
+from analysis.subsets import CONFIG, ROOT, TYPES, load_config
+
+from .subsets import run_reference
 
 BASELINE_DIR = ROOT / "baselines"
 TASKSET_DIR = ROOT / "configs" / "taskset"
@@ -72,7 +74,7 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
     """Gather the baseline runs from the full-set study into compact zstd Parquet tables with
     paths relative to the study (the shipped tables must not name this machine's directories).
     `tasks` defaults to the subset files' dev + test tasks, `out` to baselines/<data_version>."""
-    from .gather import RUNS_TABLE, TRIALS_TABLE, _RUN_SCHEMA, _TRIAL_SCHEMA, gather
+    from analysis.gather import RUNS_TABLE, TRIALS_TABLE, _RUN_SCHEMA, _TRIAL_SCHEMA, gather
 
     from_files = tasks is None
     tasks = subset_tasks(cfg) if from_files else tasks
@@ -83,7 +85,7 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
     unusable = runs[~runs["status"].isin(["complete", "failed"])]
     if len(runs) != expected or len(unusable):
         raise ValueError(f"baselines need {expected} finished runs, found {len(runs)} ({len(unusable)} not finished: "
-                         f"{unusable['status'].value_counts().to_dict()}); run `python -m analysis.baselines run` first")
+                         f"{unusable['status'].value_counts().to_dict()}); run `python -m workflows.baselines run` first")
     prefix = str(runs_root.resolve()) + "/"
     trials = g.trials[g.trials["run_key"].isin(set(runs["run_key"]))].copy()
     runs = runs.copy()
@@ -111,7 +113,7 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
         "git_revisions": sorted({str(r) for r in runs["git_revision"].dropna()}),
         "subset_files_sha256": _subset_digests(cfg) if from_files else {},
         "files_sha256": {name: _sha256(out / name) for name in (TRIALS_TABLE, RUNS_TABLE)},
-        "regenerate": "make baselines  (python -m analysis.baselines run && python -m analysis.baselines collect)",
+        "regenerate": "make baselines  (python -m workflows.baselines run && python -m workflows.baselines collect)",
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return out
@@ -138,7 +140,7 @@ def check(cfg: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="workflows.baselines", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run the reference optimizers on the dev and test subsets (resumable)")
     p_run.add_argument("--types", default=",".join(TYPES))

@@ -1,6 +1,6 @@
 """Optimizer configs a change touches: what the CI compare job runs `make compare` for.
 
-    python -m analysis.changed_optimizers origin/main     # prints names, space-separated
+    python -m workflows.changed_optimizers origin/main     # prints names, space-separated
 
 A config counts as changed when its YAML changed, or the adapter module its `_target_` names
 (optimizers/<file>.py) changed. Dispatchers (`smac`, `optuna`, `ax`) are left out: their
@@ -11,9 +11,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from analysis.subsets import ROOT
 from carps_like import registry
-
-from .subsets import ROOT
 
 
 def changed_files(base: str) -> list[str]:
@@ -38,7 +37,7 @@ def changed_optimizers(files: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m analysis.changed_optimizers <git base ref, e.g. origin/main>", file=sys.stderr)
+        print("usage: python -m workflows.changed_optimizers <git base ref, e.g. origin/main>", file=sys.stderr)
         return 2
     try:
         print(" ".join(changed_optimizers(changed_files(argv[0]))))
