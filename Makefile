@@ -176,6 +176,7 @@ perf-compare: $(STAMP)  ## wall time of make compare OPT (=randomsearch) against
 docs: $(STAMP)  ## regenerate the reference tables in docs/ (optimizer capabilities, task counts) from the code
 	$(PY) -m carps_like.reference_docs
 
-cost-model: $(STAMP)  ## measure and ship the costs behind `make run`'s estimate (carps_like/data/cost_model.json; about 40 minutes)
+cost-model: $(STAMP)  ## measure and ship the costs behind `make run`'s estimate (carps_like/data/cost_model.json; about an hour)
 	$(PY) perf/task_cost.py --write-data
 	$(PY) perf/optimizer_cost.py --trials 50,100 --max-seconds 150 --write-data
+	$(PY) perf/optimizer_cost.py --trials 100 --max-seconds 150 --high-dim --write-data

@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import os
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from carps_like.queue import is_queue_url
-from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, TRIALS_PARQUET, iter_run_dirs,
+from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, TRIALS_PARQUET, iter_run_dirs, lock_reason,
                               read_trial_log, trial_arrow_schema, trial_table_rows)
 
 TRIALS_TABLE = "trials.parquet"
@@ -70,25 +69,6 @@ def _signature(directory: Path) -> list:
     return sig
 
 
-def _lock_holder(directory: Path) -> dict | None:
-    try:
-        return json.loads((directory / LOCK_FILE).read_text() or "{}")
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _alive(holder: dict | None) -> bool:
-    if not holder or holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-        return False
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _last_line(text: str | None) -> str:
     lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
     return lines[-1].strip() if lines else ""
@@ -125,14 +105,12 @@ def read_run(directory: Path) -> tuple[dict, pa.Table]:
         reason = ""
     elif status == "failed":
         reason = "optimizer failed: " + (_last_line(meta.get("error")) or "no traceback recorded")
-    elif status == "running":
-        holder = _lock_holder(directory)
-        if _alive(holder):
-            reason = f"still running (pid {holder['pid']} on {holder['host']})"
-        elif holder is not None:
-            reason = f"interrupted: its process ({holder.get('host')}, pid {holder.get('pid')}) is gone"
-        else:
-            reason = "interrupted: no process holds it"
+    elif status == "running":  # the store says whether a live process holds it (one reading of locks)
+        held = lock_reason(directory)
+        reason = ("interrupted: no process holds it" if not held else
+                  f"interrupted: {held}" if held.startswith("stale lock") else
+                  f"still running: {held}" if held.endswith("which is running") else
+                  f"running on another host, or interrupted there: {held}")
         status = "incomplete"
     else:
         reason, status = f"unknown status {status!r} in run.json", "corrupt"

@@ -158,8 +158,8 @@ def cell_costs(cells: list) -> tuple[list, set]:
     """The cost model of every planned run (carps_like.estimate) and the concrete variants behind them."""
     from . import estimate
 
-    costs = [estimate.cell_cost(c.variant, c.task_id, c.task["budget"].get("n_trials"), c.task["budget"].get("time_limit"))
-             for c in cells]
+    costs = [estimate.cell_cost(c.variant, c.task_id, c.task["budget"].get("n_trials"), c.task["budget"].get("time_limit"),
+                                c.task.get("metadata", {}).get("dimensions")) for c in cells]
     return costs, {c.variant for c in cells}
 
 

@@ -38,6 +38,13 @@ TASK_PER_TYPE = {
     TaskType.MULTI_OBJECTIVE: "pymoo/zdt1_d5",
     TaskType.MULTI_FIDELITY_MULTI_OBJECTIVE: "momfsynth/zdt1_d5_good",
 }
+#: --high-dim: the same functions in more dimensions (model-based optimizers cost more there)
+TASK_PER_TYPE_HIGH = {
+    TaskType.BLACKBOX: "bbob/f1_d20_i1",
+    TaskType.MULTI_FIDELITY: "mfbbob/f1_d10_good",
+    TaskType.MULTI_OBJECTIVE: "pymoo/zdt1_d20",
+    TaskType.MULTI_FIDELITY_MULTI_OBJECTIVE: "momfsynth/zdt1_d10_good",
+}
 TYPE_ORDER = list(TASK_PER_TYPE)
 BASELINE = "randomsearch"
 
@@ -46,12 +53,13 @@ def concrete_variants() -> list[str]:
     return [name for name, cfg in registry.optimizers().items() if not cfg.get("by_task_type")]
 
 
-def measure(variant: str, task_type: TaskType, n_trials: int, max_seconds: float, seed: int = 0) -> dict:
+def measure(variant: str, task_type: TaskType, n_trials: int, max_seconds: float, seed: int = 0,
+            tasks: dict = TASK_PER_TYPE) -> dict:
     """One run; per-trial optimizer times as the runner measured them."""
     cfg = registry.get_optimizer_config(variant)
     cls = registry.optimizer_class(variant)
     settings = {k: v for k, v in cfg["adapter"].items() if k != "_target_"}
-    task_cfg = {**registry.get_task(TASK_PER_TYPE[task_type]).config,
+    task_cfg = {**registry.get_task(tasks[task_type]).config,
                 "budget": {"n_trials": n_trials, "time_limit": max_seconds}}
     task = build_task(task_cfg)
     t0 = time.perf_counter()
@@ -61,7 +69,8 @@ def measure(variant: str, task_type: TaskType, n_trials: int, max_seconds: float
         raise RuntimeError(f"{variant} failed on {task.id}:\n{result.error}")
     times = [row["optimizer_time"] for row in result.rows]
     tail = times[len(times) // 2:]
-    return {"variant": variant, "task": task.id, "budget": n_trials, "trials": len(times), "units": result.budget_used,
+    return {"variant": variant, "task": task.id, "dim": len(list(task.configspace.values())), "budget": n_trials,
+            "trials": len(times), "units": result.budget_used,
             "stopped": result.stop_reason == "time_limit", "mean_ms": 1e3 * statistics.fmean(times),
             "tail_ms": 1e3 * statistics.fmean(tail), "total_s": sum(times) + result.setup_time, "wall_s": wall}
 
@@ -72,6 +81,8 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", default="50,200", help="comma-separated budgets (full-fidelity evaluations)")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="time limit per run")
     parser.add_argument("--repeats", type=int, default=1, help="runs per budget (seeds 0..n-1); the mean is reported")
+    parser.add_argument("--high-dim", action="store_true",
+                        help="measure on higher-dimensional tasks (bbob d 20, mfbbob d 10, zdt1 d 20, momf d 10)")
     parser.add_argument("--write-data", action="store_true",
                         help="store the measured means in carps_like/data/cost_model.json (study estimates)")
     args = parser.parse_args(argv)
@@ -80,6 +91,7 @@ def main(argv=None) -> int:
         registry.get_optimizer_config(v)  # unknown names fail before anything runs
     budgets = [int(b) for b in args.trials.split(",")]
     measured: dict[str, dict] = {}
+    tasks = TASK_PER_TYPE_HIGH if args.high_dim else TASK_PER_TYPE
 
     print(f"{'optimizer':<22} {'task':<24} {'budget':>6} {'trials':>7} {'ms/ask+tell':>12} {'2nd half':>9} "
           f"{'total s':>8} {'vs random':>9}", flush=True)
@@ -91,17 +103,18 @@ def main(argv=None) -> int:
             if variant == BASELINE:
                 # the baseline is measured on every type, in this same process and budget
                 for t in TYPE_ORDER:
-                    runs = [measure(BASELINE, t, budget, args.max_seconds, s) for s in range(args.repeats)]
+                    runs = [measure(BASELINE, t, budget, args.max_seconds, s, tasks) for s in range(args.repeats)]
                     baseline[t] = statistics.fmean(r["mean_ms"] for r in runs)
                 if BASELINE not in variants:
                     continue
-            runs = [measure(variant, task_type, budget, args.max_seconds, s) for s in range(args.repeats)]
+            runs = [measure(variant, task_type, budget, args.max_seconds, s, tasks) for s in range(args.repeats)]
             row = runs[0]
             mean_ms = statistics.fmean(r["mean_ms"] for r in runs)
             tail_ms = statistics.fmean(r["tail_ms"] for r in runs)
             total = statistics.fmean(r["total_s"] for r in runs)
             trials = f"{row['trials']}{'*' if row['stopped'] else ''}"
-            entry = measured.setdefault(variant, {"task": row["task"], "points": [], "units": 0.0, "trials": 0})
+            entry = measured.setdefault(variant, {"task": row["task"], "dim": row["dim"], "points": [], "units": 0.0,
+                                                  "trials": 0})
             # a run of N trials: its mean stands for trial N/2, its second-half mean for 3N/4
             entry["points"] += [[row["trials"] / 2, round(mean_ms, 4)], [3 * row["trials"] / 4, round(tail_ms, 4)]]
             entry["units"] += row["units"]
@@ -112,9 +125,10 @@ def main(argv=None) -> int:
     if args.write_data:
         from carps_like.estimate import DATA, write_section
 
-        write_section("optimizers", {v: {"task": e["task"], "points": e["points"],
-                                         "trials_per_unit": round(e["trials"] / max(e["units"], 1e-9), 3)}
-                                     for v, e in measured.items()})
+        entries = {v: {"task": e["task"], "dim": e["dim"], "points": e["points"],
+                       "trials_per_unit": round(e["trials"] / max(e["units"], 1e-9), 3)} for v, e in measured.items()}
+        # --high-dim adds a second dimension to each variant's record (carps_like.estimate interpolates)
+        write_section("optimizers", {v: {"high_dim": e} for v, e in entries.items()} if args.high_dim else entries)
         print(f"wrote {len(measured)} optimizers' costs to {DATA.relative_to(ROOT)}", flush=True)
     return 0
 

@@ -165,6 +165,22 @@ def test_gather_reports_a_torn_last_trial_line(tmp_path):
     assert str(d) == runs["path"].iloc[0]
 
 
+def test_gather_reads_locks_as_the_store_does(tmp_path):
+    """One reading of locks: live on this host, stale (its process is gone), or another host's."""
+    from analysis.gather import gather
+
+    d = _interrupted_run(tmp_path)
+    reasons = {}
+    for case, holder in (("live", {"host": socket.gethostname(), "pid": os.getpid()}),
+                         ("gone", {"host": socket.gethostname(), "pid": 2 ** 22 + 12345}),
+                         ("other", {"host": "node-17", "pid": 4242})):
+        (d / LOCK_FILE).write_text(json.dumps(holder))
+        reasons[case] = gather([tmp_path]).runs["reason"].iloc[0]
+    assert reasons["live"].startswith(f"still running: locked by pid {os.getpid()}")
+    assert reasons["gone"].startswith("interrupted: stale lock") and "is gone" in reasons["gone"]
+    assert reasons["other"].startswith("running on another host, or interrupted there: locked by pid 4242 on node-17")
+
+
 def test_resume_reports_the_torn_line_of_the_attempt_it_archives(tmp_path, capsys):
     from carps_like.experiment import run_cell
 
