@@ -8,6 +8,9 @@ Prints, for random search on a cheap BBOB task:
   * per-trial overhead = harness - bare, and the ratio harness / bare
   * growth: per-trial harness time in the last 10% of trials / first 10% (1.0 = no growth)
   * fixed cost of one run beyond imports (1-trial runs through run_cell, median of 7)
+  * the runner's check of every asked configuration (carps_like.spaces.ConfigurationChecker) per
+    configuration, against ConfigSpace's own `Configuration(space, values=...)` in the same run,
+    on this task's space and on the conditional toy space
 Targets (issue 2): overhead <= 0.1 ms/trial, no growth, fixed cost < 0.3 s.
 """
 from __future__ import annotations
@@ -64,6 +67,29 @@ def fixed_cost(out: Path, repeats: int = 7) -> float:
     return statistics.median(times)
 
 
+def space_check(task_id: str, n: int = 2000) -> tuple[float, float]:
+    """(checker, ConfigSpace) seconds per configuration on sampled configurations, best of 3."""
+    from ConfigSpace import Configuration
+
+    from carps_like.spaces import ConfigurationChecker
+
+    space = build_task(registry.get_task(task_id).config).configspace
+    space.seed(0)
+    configs = [dict(c) for c in space.sample_configuration(n)]
+    checker = ConfigurationChecker(space)
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for c in configs:
+                fn(c)
+            times.append((time.perf_counter() - t0) / n)
+        return min(times)
+
+    return best(checker.problem), best(lambda c: Configuration(space, values=c))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000)
@@ -86,6 +112,10 @@ def main() -> None:
     print(f"  overhead       {per_harness - per_bare:7.4f} ms/trial   (target <= 0.1)")
     print(f"  growth         {last / first:7.2f}x  per-trial time, last 10% vs first 10% (target ~1.0)")
     print(f"  fixed cost     {fixed * 1e3:7.1f} ms per run beyond imports (target < 300)")
+    for task_id in (TASK, "toy/bb_mixed"):
+        ours, theirs = space_check(task_id)
+        print(f"  space check    {ours * 1e6:7.2f} us per configuration on {task_id} (the runner's), "
+              f"ConfigSpace's Configuration(values=...) {theirs * 1e6:.2f} us: ratio {ours / theirs:.3f}")
 
 
 if __name__ == "__main__":
