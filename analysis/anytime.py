@@ -33,10 +33,14 @@ class Performance:
     scales: dict = field(default_factory=dict, repr=False)
 
     def of_type(self, task_type: str) -> "Performance":
-        keep = [t for t, i in self.tasks.items() if i.task_type == task_type]
-        return Performance(self.options, {t: self.tasks[t] for t in keep},
-                           self.curves[self.curves["task_type"] == task_type],
-                           self.final[self.final["task_type"] == task_type], {t: self.scales[t] for t in keep if t in self.scales})
+        return self.of_tasks([t for t, i in self.tasks.items() if i.task_type == task_type])
+
+    def of_tasks(self, task_ids) -> "Performance":
+        """The same analysis restricted to some tasks (a type; the tasks every optimizer ran)."""
+        ids = set(task_ids)
+        keep = [t for t in self.tasks if t in ids]
+        return Performance(self.options, {t: self.tasks[t] for t in keep}, self.curves[self.curves["task_id"].isin(keep)],
+                           self.final[self.final["task_id"].isin(keep)], {t: self.scales[t] for t in keep if t in self.scales})
 
     @property
     def optimizers(self) -> list[str]:

@@ -151,6 +151,7 @@ def _fmt(v, digits: int = 3) -> str:
 def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeComparison], perf, skipped: dict,
                  header: list[str], run_problems: list[str]) -> Path:
     from . import figures as F
+    from .ranking import task_leaders
     from .report import Doc, render_html, render_markdown
 
     doc = Doc()
@@ -211,10 +212,8 @@ def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeCompariso
         per_task = r.per_task_score.copy()
         table = per_task.apply(lambda col: col.map(_fmt)).astype(object)
         for task, row in per_task.iterrows():
-            ran = row.dropna()
-            if len(ran) >= 2 and not np.allclose(ran, ran.min()):
-                for b in ran.index[np.isclose(ran, ran.min())]:
-                    table.loc[task, b] = table.loc[task, b] + " *"
+            for b in task_leaders(row):
+                table.loc[task, b] = table.loc[task, b] + " *"
         table.index.name = "task"
         doc.table(table, "Per task: seed-averaged final normalized score (lower is better); * best on the task (all "
                          "that tie for it; none where all tie or only one optimizer ran the task).")

@@ -240,6 +240,17 @@ def final_table(final: pd.DataFrame, task_type: str, value: str) -> pd.DataFrame
     return agg
 
 
+def task_leaders(means: pd.Series, minimize: bool = True, **isclose) -> list[str]:
+    """The optimizers sharing a task's best mean (np.isclose with `isclose`), or none where fewer
+    than two optimizers ran the task or all of them tie: the rule behind every per-task best mark."""
+    means = means.dropna()
+    if len(means) < 2:
+        return []
+    top = means.min() if minimize else means.max()
+    leaders = [str(o) for o, m in means.items() if np.isclose(m, top, **isclose)]
+    return [] if len(leaders) == len(means) else leaders
+
+
 def per_task_best_and_markers(final: pd.DataFrame, task_type: str, value: str, minimize_by_task: dict[str, bool],
                               alpha: float = ALPHA) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Per task: the optimizers sharing the best mean `value` (only where two or more optimizers
@@ -249,12 +260,8 @@ def per_task_best_and_markers(final: pd.DataFrame, task_type: str, value: str, m
     best, worse = {}, {}
     for task, g in f.groupby("task_id"):
         means = g.groupby("optimizer_id")[value].mean().dropna()
-        if len(means) < 2:
-            continue
-        minimize = minimize_by_task.get(task, True)
-        top = means.min() if minimize else means.max()
-        leaders = {str(o) for o, m in means.items() if np.isclose(m, top, rtol=1e-12, atol=0)}
-        if len(leaders) == len(means):
+        leaders = set(task_leaders(means, minimize_by_task.get(task, True), rtol=1e-12, atol=0))
+        if not leaders:
             continue
         best[task] = leaders
         others = [o for o in means.index if o not in leaders]

@@ -197,8 +197,7 @@ def _type_section(doc: Doc, perf: Performance, task_type: str, fig_dir: Path, co
     pt = perf.of_type(task_type)
     r = rank(pt.final, task_type)
     common = set(r.blocks.index)
-    shared = Performance(opts, {t: i for t, i in pt.tasks.items() if t in common},
-                         pt.curves[pt.curves["task_id"].isin(common)], pt.final[pt.final["task_id"].isin(common)])
+    shared = pt.of_tasks(common)
     name = F.TYPE_NAMES[task_type]
     doc.h(2, f"{name.capitalize()} ({len(pt.tasks)} tasks, {len(pt.final)} runs, {len(r.optimizers)} optimizers)")
     p_how = f" ({r.p_method})" if r.p_method else ""

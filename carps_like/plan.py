@@ -42,6 +42,8 @@ class Cell:
 def parse_overrides(overrides: list[str]) -> tuple[dict, dict, list[str]]:
     """Hydra override strings -> (optimizer settings, task settings, hydra.* overrides), parsed by
     Hydra's own grammar; anything else is refused with what is accepted."""
+    if not overrides:  # the common case: no Hydra import in the study's start-up
+        return {}, {}, []
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 

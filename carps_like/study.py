@@ -388,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import plan as planning
 
         todo = {(tid, seed) for tid, seed, _ in pending}
-        cells, launcher_overrides = planning.build(args.optimizer, [t for t in tasks if any(p[0] == t for p in pending)],
+        todo_tasks = {tid for tid, _ in todo}
+        cells, launcher_overrides = planning.build(args.optimizer, [t for t in tasks if t in todo_tasks],
                                                    seeds, report["budgets"], args.overrides, report["batch_override"])
         cells = [c for c in cells if (c.task_id, c.seed) in todo]
         if pending:
