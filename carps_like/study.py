@@ -26,12 +26,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import registry
+from . import plan, registry
 from .errors import UserError
+from .execute import WORKER_DIED  # a local launch whose worker process died
 from .progress import ProgressMonitor
 from .store import RUN_FILE, check_writable, lock_reason, read_run_json, read_trials, run_dir, write_json_atomic
 from .task import Budget
-from .types import TaskType
 
 
 def say(*parts, **kw) -> None:
@@ -123,7 +123,7 @@ def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_li
                     batch_override, registry.run_label(optimizer, batch_size))
 
 
-def plan(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
+def pending_cells(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
     """Resolve names and budgets; return (tasks to run, seeds, pending cells, report)."""
     r = resolve(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit, getattr(args, "batch_size", None))
     runnable, seeds, skipped, n_trials, time_limit = r.tasks, r.seeds, r.skipped, r.n_trials, r.time_limit
@@ -213,8 +213,6 @@ def execute_command(args, plan_file: Path, jobs: int | None) -> list[str]:
 
 
 def write_plan(args, cells: list, name: str) -> Path:
-    from . import plan
-
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     return plan.save(cells, Path(args.out) / args.study / ".hydra" / f"plan-{name}-{stamp}.json")
 
@@ -241,7 +239,6 @@ def summarize(cells: list[tuple[str, int, Path]], stream=sys.stdout) -> int:
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_GRACE_SECONDS = 10.0  # how long a launch gets to end after SIGTERM before SIGKILL
-from .execute import WORKER_DIED  # noqa: E402  (a local launch whose worker process died)
 DIED = "worker process died (SIGKILL? out of memory?) while running it"
 
 
@@ -384,12 +381,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs is not None and args.jobs < 1:
             raise UserError(f"JOBS must be >= 1, got {args.jobs}")
         check_launcher(args.launcher)
-        tasks, seeds, pending, report = plan(args)
-        from . import plan as planning
+        tasks, seeds, pending, report = pending_cells(args)
 
         todo = {(tid, seed) for tid, seed, _ in pending}
         todo_tasks = {tid for tid, _ in todo}
-        cells, launcher_overrides = planning.build(args.optimizer, [t for t in tasks if t in todo_tasks],
+        cells, launcher_overrides = plan.build(args.optimizer, [t for t in tasks if t in todo_tasks],
                                                    seeds, report["budgets"], args.overrides, report["batch_override"])
         cells = [c for c in cells if (c.task_id, c.seed) in todo]
         if pending:
