@@ -50,7 +50,8 @@ def parse_overrides(overrides: list[str]) -> tuple[dict, dict, list[str]]:
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as exc:
-        raise UserError(f"cannot parse the overrides {overrides}: {exc}") from None
+        raise UserError(f"cannot parse the overrides {overrides}: {str(exc).splitlines()[0]} (Hydra's override "
+                        "grammar: key=value, +key=value, ++key=value)") from None
     trees: dict[str, dict] = {"optimizer": {}, "task": {}}
     launcher = []
     for text, ov in zip(overrides, parsed):
@@ -61,6 +62,9 @@ def parse_overrides(overrides: list[str]) -> tuple[dict, dict, list[str]]:
         if root not in trees or not rest or ov.is_delete() or ov.is_sweep_override():
             raise UserError(f"override {text!r} is not accepted; accepted: optimizer.<setting>=<value>, "
                             "task.<setting>=<value> (a single value each) and hydra.<launcher setting>=<value>")
+        if root == "task" and rest.split(".")[0] == "budget":  # the plan sets each run's budget itself
+            raise UserError(f"override {text!r} is not accepted: set budgets with N_TRIALS= / TIME_LIMIT= "
+                            "(--n-trials / --time-limit), which every run and the resume check use")
         node = trees[root]
         *path, last = rest.split(".")
         for part in path:

@@ -28,3 +28,12 @@ def test_an_override_the_variant_does_not_accept_is_refused_before_any_run(tmp_p
         "error: smac -> smac_bb (with your overrides): unknown adapter setting 'n_init'; optimizers.smac.SMACBlackBox "
         "accepts: _target_, facade, multi_objective, parego_rho, objective_weights, initial_design, intensifier, "
         "save_every_tell"]
+
+
+def test_overrides_that_cannot_reach_the_run_are_refused_in_one_line(tmp_path):
+    for override, message in (("task.budget.n_trials=4", "set budgets with N_TRIALS= / TIME_LIMIT="),
+                              ("seed=3", "accepted: optimizer.<setting>=<value>, task.<setting>=<value>"),
+                              ("optimizer.adapter=[1", "cannot parse the overrides")):
+        res = _study(tmp_path, override)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, override
+    assert not list(tmp_path.rglob("run.json"))
