@@ -31,8 +31,7 @@ N_BOOTSTRAP = 2000
 def task_fingerprint(task_metadata) -> str:
     """A task definition's identity: the sha256 of its metadata (space counts, fidelity, optimum,
     objectives, generator parameters), which changes when the task changes."""
-    meta = json.loads(task_metadata) if isinstance(task_metadata, str) else (task_metadata or {})
-    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(task_metadata or {}, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def mismatches(new_runs: pd.DataFrame, base_runs: pd.DataFrame) -> list[str]:
@@ -234,19 +233,6 @@ def gathered_subset(g, keep_runs: pd.DataFrame):
     keys = set(keep_runs["run_key"])
     return Gathered(trials=g.trials[g.trials["run_key"].isin(keys)].reset_index(drop=True),
                     runs=g.runs[g.runs["run_key"].isin(keys)].reset_index(drop=True))
-
-
-def write_gathered(g, directory: Path) -> Path:
-    """A gather as the two tidy tables in `directory` (what `analysis.report` reads)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from .gather import RUNS_TABLE, TRIALS_TABLE, _RUN_SCHEMA, _TRIAL_SCHEMA
-
-    directory.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(g.trials, schema=_TRIAL_SCHEMA, preserve_index=False), directory / TRIALS_TABLE)
-    pq.write_table(pa.Table.from_pandas(g.runs, schema=_RUN_SCHEMA, preserve_index=False), directory / RUNS_TABLE)
-    return directory
 
 
 def summary_lines(optimizer: str, comparisons: dict[str, TypeComparison]) -> list[str]:

@@ -24,7 +24,7 @@ What the numbers mean:
 - values (raw_y) = cost in minimization form (a maximized objective is logged as -value), hence
   `"maximization": false`. Only successful trials at full fidelity give values: crashed trials
   and low-fidelity trials spend budget but give no value (low-fidelity values measure another
-  function). Full fidelity means what it means in the analysis (`analysis.tasks.fidelity_is_max`):
+  function). Full fidelity means what it means in the analysis (`carps_like.incumbent.full_fidelity_mask`):
   a NaN fidelity, recorded by optimizers run at full fidelity (`full_fidelity: true`, such as
   `optuna_nsga2_full`), counts as the maximum. Within one budget unit the best value stands for the unit.
 - improvements only, like ioh's default trigger: a line when the best-so-far improves, plus the
@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tasks import fidelity_is_max
+from carps_like.incumbent import full_fidelity_mask
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def select_runs(gathered, skipped: list[Skip], reject: Callable[[str, dict], str
     trials_by_run = dict(tuple(gathered.trials.groupby("run_key", sort=False)))
     out = []
     for row in gathered.runs.sort_values(["optimizer_id", "task_id", "seed"]).itertuples(index=False):
-        meta = json.loads(row.task_metadata) if isinstance(row.task_metadata, str) and row.task_metadata else {}
+        meta = row.task_metadata or {}
         reason = _run_problem(row, meta) or (reject(row.task_id, meta) if reject else None)
         trials = trials_by_run.get(row.run_key)
         if reason is None and (trials is None or trials.empty):
@@ -127,12 +127,12 @@ def _run_problem(row, meta: dict) -> str | None:
 def value_mask(trials: pd.DataFrame, meta: dict) -> np.ndarray:
     """Trials whose cost is a function value: successful, finite, and at full fidelity when the
     task has a fidelity (a low-fidelity cost measures a different function). Full fidelity is the
-    analysis' own test (`fidelity_is_max`, used by `normalize.eligible_mask`): a NaN fidelity is a
+    analysis' own test (`full_fidelity_mask`, used by `normalize.eligible_mask`): a NaN fidelity is a
     trial run at the maximum (by an optimizer with `full_fidelity: true`)."""
     ok = trials["status"].eq("SUCCESS").to_numpy() & np.isfinite(trials["cost"].to_numpy(dtype=float))
     fidelity = meta.get("fidelity")
     if fidelity:
-        ok &= fidelity_is_max(trials["fidelity"].to_numpy(dtype=float), float(fidelity["max"]))
+        ok &= full_fidelity_mask(trials["fidelity"].to_numpy(dtype=float), float(fidelity["max"]))
     return ok
 
 

@@ -34,7 +34,7 @@ from carps_like.store import (LOCK_FILE, RUN_FILE, TRIAL_COLUMNS, TRIALS_FILE, T
 TRIALS_TABLE = "trials.parquet"
 RUNS_TABLE = "runs.parquet"
 INDEX_FILE = "gather-index.json"
-INDEX_VERSION = 2  # 2: runs gained batch_size
+INDEX_VERSION = 3  # 2: runs gained batch_size; 3: trials lost the stored `cost` copy (issue 20)
 RUN_STATUSES = ("complete", "incomplete", "failed", "corrupt", "duplicate")
 
 RUN_COLUMNS = (
@@ -126,7 +126,7 @@ def read_run(directory: Path) -> tuple[dict, pa.Table]:
         "budget_n_trials": budget.get("n_trials"), "budget_time_limit": budget.get("time_limit"),
         "batch_size": batch_size_of(meta),
         "versions": json.dumps(meta.get("versions") or {}, sort_keys=True),
-        "task_metadata": json.dumps(meta.get("task_metadata") or {}, sort_keys=True),
+        "task_metadata": meta.get("task_metadata") or {},
     }
     return run, table
 
@@ -152,7 +152,38 @@ def _trials_table(rows: list[dict]) -> pa.Table:
 
 
 def _runs_table(rows: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist([{c: r.get(c) for c in RUN_COLUMNS} for r in rows], schema=_RUN_SCHEMA)
+    """Run rows as stored: `task_metadata` (a dict in memory) as JSON text."""
+    return pa.Table.from_pylist([{**{c: r.get(c) for c in RUN_COLUMNS},
+                                  "task_metadata": json.dumps(r.get("task_metadata") or {}, sort_keys=True)}
+                                 for r in rows], schema=_RUN_SCHEMA)
+
+
+def _in_memory(trials_tbl: pa.Table, runs: pd.DataFrame) -> Gathered:
+    """The one conversion from the stored tables to what the analysis reads: `cost` (the first
+    objective's cost, NaN for crashed trials) is derived here, never stored, and `task_metadata`
+    is decoded here once."""
+    trials = trials_tbl.append_column("cost", pc.list_element(trials_tbl["costs"], 0)).to_pandas()
+    trials["cost"] = trials["cost"].astype(float)
+    runs = runs.assign(task_metadata=[json.loads(m) if isinstance(m, str) and m else {} for m in runs["task_metadata"]])
+    return Gathered(trials=trials, runs=runs.reset_index(drop=True))
+
+
+def _write_table(table: pa.Table, path: Path, compression: str = "snappy") -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression=compression)
+    os.replace(tmp, path)
+
+
+def write_gathered(g: Gathered, directory: str | os.PathLike, compression: str = "snappy") -> Path:
+    """A gather (or part of one) as the two stored tables that `gather` and `analysis.report` read
+    back: the inverse of `_in_memory` (no `cost` column, `task_metadata` as JSON text)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    runs = g.runs.assign(task_metadata=[m if isinstance(m, str) else json.dumps(m or {}, sort_keys=True)
+                                        for m in g.runs["task_metadata"]])
+    for name, frame, schema in ((TRIALS_TABLE, g.trials, _TRIAL_SCHEMA), (RUNS_TABLE, runs, _RUN_SCHEMA)):
+        _write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), directory / name, compression)
+    return directory
 
 
 def _mark_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -202,7 +233,7 @@ def read_queue_source(url: str) -> tuple[list[dict], pa.Table]:
             "budget_n_trials": budget.get("n_trials"), "budget_time_limit": budget.get("time_limit"),
             "batch_size": batch_size_of(meta),
             "versions": json.dumps(meta.get("versions") or {}, sort_keys=True),
-            "task_metadata": json.dumps(meta.get("task_metadata") or {}, sort_keys=True),
+            "task_metadata": meta.get("task_metadata") or {},
         })
     return runs, _trials_table(rows)
 
@@ -279,23 +310,20 @@ def gather(sources: Iterable[str | os.PathLike], out: str | os.PathLike | None =
             runs_part = runs_part.append_column("batch_size", pa.array([1] * runs_part.num_rows, pa.int64()))
         parts_r.append(runs_part.select(RUN_COLUMNS).cast(_RUN_SCHEMA))
     trials_tbl = pa.concat_tables(parts_t)
-    runs_tbl = pa.concat_tables(parts_r)
-    runs = _mark_duplicates(runs_tbl.to_pandas().drop_duplicates("run_key").reset_index(drop=True))
-    runs_tbl = pa.Table.from_pandas(runs[list(RUN_COLUMNS)], schema=_RUN_SCHEMA, preserve_index=False)
+    runs = _mark_duplicates(pa.concat_tables(parts_r).to_pandas().drop_duplicates("run_key").reset_index(drop=True))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for name, tbl in ((TRIALS_TABLE, trials_tbl), (RUNS_TABLE, runs_tbl)):
-            tmp = out / f".{name}.tmp"
-            pq.write_table(tbl, tmp)
-            os.replace(tmp, out / name)
+        _write_table(trials_tbl, out / TRIALS_TABLE)
+        _write_table(pa.Table.from_pandas(runs[list(RUN_COLUMNS)], schema=_RUN_SCHEMA, preserve_index=False),
+                     out / RUNS_TABLE)
         (out / INDEX_FILE).write_text(json.dumps({"version": INDEX_VERSION, "runs": new_index}))
-    trials = trials_tbl.to_pandas()
-    runs = runs_tbl.to_pandas()
+    gathered = _in_memory(trials_tbl, runs)
+    trials, runs = gathered.trials, gathered.runs
     if progress:
         queued = f", {n_queue} from queue databases" if queues else ""
         print(f"gather: {len(runs)} runs ({len(reused)} unchanged, {len(fresh_runs)} read{queued}), {len(trials)} trials",
               file=sys.stderr, flush=True)
-    return Gathered(trials=trials, runs=runs)
+    return gathered
 
 
 def status_summary(runs: pd.DataFrame) -> str:

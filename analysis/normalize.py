@@ -37,7 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tasks import TaskInfo, fidelity_is_max, true_front
+from carps_like.incumbent import full_fidelity_mask
+
+from .tasks import TaskInfo, true_front
 
 NORMALIZATIONS = ("regret", "minmax")
 MF_POLICIES = ("max_fidelity", "highest_per_config")
@@ -81,7 +83,7 @@ def eligible_mask(status: np.ndarray, fidelity: np.ndarray, info: TaskInfo, opti
     """Trials whose costs may define an incumbent under the chosen multi-fidelity policy."""
     ok = status == "SUCCESS"
     if info.fidelity_max is not None and options.mf_policy == "max_fidelity":
-        ok &= fidelity_is_max(fidelity, info.fidelity_max)
+        ok &= full_fidelity_mask(fidelity, info.fidelity_max)
     return ok
 
 

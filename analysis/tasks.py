@@ -45,11 +45,7 @@ def task_infos(runs: pd.DataFrame) -> dict[str, TaskInfo]:
     """One TaskInfo per task id seen in `runs` (usable or not)."""
     infos = {}
     for task_id, group in runs.groupby("task_id", sort=True):
-        meta = {}
-        for text in group["task_metadata"]:
-            if isinstance(text, str) and text not in ("", "{}"):
-                meta = json.loads(text)
-                break
+        meta = next((m for m in group["task_metadata"] if m), {})  # decoded once by gather
         objectives = meta.get("objectives") or [{"name": "cost", "minimize": True}]
         fid = meta.get("fidelity")
         declared = pd.to_numeric(group["budget_n_trials"], errors="coerce").dropna()
@@ -100,14 +96,6 @@ def true_front(task_id: str) -> np.ndarray | None:
     signs = np.array([1.0 if o.minimize else -1.0 for o in objective.objectives])
     front = front * signs
     return front if front.ndim == 2 and len(front) and np.all(np.isfinite(front)) else None
-
-
-def fidelity_is_max(fidelity: np.ndarray, fidelity_max: float | None) -> np.ndarray:
-    """Trials that count as full-fidelity evaluations (no fidelity, or at the task's maximum)."""
-    if fidelity_max is None:
-        return np.ones(len(fidelity), dtype=bool)
-    f = np.asarray(fidelity, dtype=float)
-    return np.isnan(f) | (f >= fidelity_max * (1 - 1e-9) - 1e-12)
 
 
 def finite(x) -> bool:

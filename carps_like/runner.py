@@ -87,7 +87,7 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
     objective = task.objective_function
     names = [o.name for o in task.objectives]
     config_problem = ConfigurationChecker(task.configspace).problem
-    incumbent = IncumbentTracker(multi_objective=multi_objective)
+    incumbent = IncumbentTracker(multi_objective=multi_objective, fidelity_max=fid_max)
     clock = time.perf_counter
     wall = time.time
 
@@ -212,11 +212,10 @@ def run_trials(task: Task, make_optimizer: Callable[[], Optimizer], handle: RunH
                     "start_time": ev["start"],
                     "end_time": ev["end"],
                     "incumbent_cost": None if multi_objective else incumbent.best_cost,
-                }
-                if ev["info"]:
-                    row["info"] = ev["info"]
+                    "error": ev["error"],
+                    "info": ev["info"] or None,
+                }  # every field of store.TRIAL_SCHEMA, in its order (tests/test_trial_schema.py)
                 if ev["error"] is not None:
-                    row["error"] = ev["error"]
                     result.n_crashed += 1
                     result.n_nonfinite += status is Status.NONFINITE
                 try:

@@ -18,7 +18,6 @@ rename, so a reader never sees a half-written status.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import socket
@@ -345,54 +344,44 @@ class RunHandle:
         return path
 
 
-TRIAL_COLUMNS = (
-    "study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed", "trial", "config", "fidelity",
-    "trial_seed", "budget_used", "cost", "costs", "status", "optimizer_time", "objective_time", "virtual_time",
-    "start_time", "end_time", "incumbent_cost", "error", "info",
+#: The one trial schema (docs/results.md): each field the runner records per trial, in order, with
+#: its type. trials.jsonl lines hold exactly these fields; trials.parquet holds them after the run's
+#: identity columns, `json` fields (maps whose keys differ by task) as JSON text. Nothing is derived
+#: or duplicated on the way (there is no `cost` copy of `costs[0]`).
+TRIAL_SCHEMA = (
+    ("trial", "int64"), ("config", "json"), ("fidelity", "float64"), ("trial_seed", "int64"),
+    ("budget_used", "float64"), ("costs", "list<float64>"), ("status", "string"), ("optimizer_time", "float64"),
+    ("objective_time", "float64"), ("virtual_time", "float64"), ("start_time", "float64"), ("end_time", "float64"),
+    ("incumbent_cost", "float64"), ("error", "string"), ("info", "json"),
 )
+TRIAL_FIELDS = tuple(name for name, _ in TRIAL_SCHEMA)
+JSON_FIELDS = tuple(name for name, kind in TRIAL_SCHEMA if kind == "json")
+#: who ran the trial: copied from run.json onto every row of trials.parquet
+RUN_IDENTITY = (("study", "string"), ("optimizer_id", "string"), ("optimizer_variant", "string"),
+                ("task_id", "string"), ("task_type", "string"), ("seed", "int64"))
+TRIAL_COLUMNS = tuple(name for name, _ in RUN_IDENTITY) + TRIAL_FIELDS
 
 
 def trial_table_rows(meta: dict, rows: list[dict]) -> list[dict]:
-    """Join run-level identity columns onto the per-trial rows (the results schema of DESIGN.md)."""
-    ident = {k: meta.get(k) for k in ("study", "optimizer_id", "optimizer_variant", "task_id", "task_type", "seed")}
+    """The runner's rows with the run's identity joined on and `json` fields as JSON text."""
+    ident = {name: meta.get(name) for name, _ in RUN_IDENTITY}
     out = []
     for r in rows:
-        costs = r.get("costs")
-        out.append({
-            **ident,
-            "trial": r["trial"],
-            "config": dumps(r["config"]),
-            "fidelity": r.get("fidelity"),
-            "trial_seed": r.get("trial_seed"),
-            "budget_used": r["budget_used"],
-            "cost": (costs[0] if costs else math.nan),
-            "costs": costs,
-            "status": r["status"],
-            "optimizer_time": r["optimizer_time"],
-            "objective_time": r["objective_time"],
-            "virtual_time": r["virtual_time"],
-            "start_time": r["start_time"],
-            "end_time": r["end_time"],
-            "incumbent_cost": r.get("incumbent_cost"),
-            "error": r.get("error"),
-            "info": dumps(r["info"]) if r.get("info") else None,
-        })
+        row = {**ident, **{k: r.get(k) for k in TRIAL_FIELDS}}
+        for k in JSON_FIELDS:
+            if row[k] is not None and not isinstance(row[k], str):
+                row[k] = dumps(row[k])
+        out.append(row)
     return out
 
 
 def trial_arrow_schema():
-    """Arrow types of TRIAL_COLUMNS (pyarrow imported lazily: the core stays light to import)."""
+    """Arrow schema of TRIAL_COLUMNS (pyarrow imported lazily: the core stays light to import)."""
     import pyarrow as pa
 
-    return pa.schema([
-        ("study", pa.string()), ("optimizer_id", pa.string()), ("optimizer_variant", pa.string()),
-        ("task_id", pa.string()), ("task_type", pa.string()), ("seed", pa.int64()), ("trial", pa.int64()),
-        ("config", pa.string()), ("fidelity", pa.float64()), ("trial_seed", pa.int64()), ("budget_used", pa.float64()),
-        ("cost", pa.float64()), ("costs", pa.list_(pa.float64())), ("status", pa.string()),
-        ("optimizer_time", pa.float64()), ("objective_time", pa.float64()), ("virtual_time", pa.float64()),
-        ("start_time", pa.float64()), ("end_time", pa.float64()), ("incumbent_cost", pa.float64()), ("error", pa.string()),
-        ("info", pa.string()),
-    ])
+    types = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string(), "json": pa.string(),
+             "list<float64>": pa.list_(pa.float64())}
+    return pa.schema([(name, types[kind]) for name, kind in RUN_IDENTITY + TRIAL_SCHEMA])
 
 
 def write_trials_parquet(path: Path, rows: list[dict], meta: dict) -> None:

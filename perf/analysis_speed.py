@@ -158,7 +158,7 @@ def synth_run(rng: np.random.Generator, task_id: str, meta_task: dict, opt_index
     if failed:
         n_trials = int(n_trials * rng.uniform(0.5, 0.9))
 
-    tracker = IncumbentTracker(multi_objective=mo)
+    tracker = IncumbentTracker(multi_objective=mo, fidelity_max=float(fid["max"]) if fid else None)
     rows, configs, used, clock = [], [], 0.0, BASE_TIME + 1e4 * run_index
     for i in range(n_trials):
         if fid and z[i] > levels[0] and configs and rng.random() < 0.5:
@@ -175,7 +175,7 @@ def synth_run(rng: np.random.Generator, task_id: str, meta_task: dict, opt_index
                "budget_used": used, "status": "SUCCESS", "optimizer_time": float(opt_time[i]),
                "objective_time": float(obj_time[i]),
                "virtual_time": float(virtual[i]) if virtual is not None else float(obj_time[i]),
-               "start_time": start, "end_time": end}
+               "start_time": start, "end_time": end, "incumbent_cost": None, "error": None, "info": None}
         if crashed[i]:
             row.update(costs=None, status="CRASHED", error="RuntimeError: synthetic objective crash")
         else:

@@ -53,7 +53,7 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_mean():
 
 
 def _runs(task, seeds, n_trials=100, meta=None, opt="x"):
-    meta = json.dumps(meta or {"type": "bb", "dimensions": 2})
+    meta = meta or {"type": "bb", "dimensions": 2}
     return pd.DataFrame([{"task_id": task, "optimizer_id": opt, "seed": s, "budget_n_trials": n_trials,
                           "budget_time_limit": np.nan, "task_metadata": meta} for s in seeds])
 
@@ -66,7 +66,7 @@ def test_mismatched_budgets_tasks_and_seeds_are_refused_with_reasons():
     text = "\n".join(problems)
     assert "a: budget n_trials [50, 100] time_limit [], baselines ran with n_trials [100]" in text
     assert "b: task definition" in text and "c: no baseline runs" in text and "seeds [7] have no baseline runs" in text
-    assert task_fingerprint('{"b": 1, "a": 2}') == task_fingerprint({"a": 2, "b": 1})
+    assert task_fingerprint({"b": 1, "a": 2}) == task_fingerprint({"a": 2, "b": 1})
 
 
 def test_changed_optimizers_follow_yaml_and_adapter_module():

@@ -10,7 +10,6 @@ import itertools
 import json
 import math
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -226,7 +225,8 @@ def test_function_ids_are_stable_16_bit_and_unique_over_the_catalog():
     assert stable_function_id("not/in_catalog") not in set(ids.values())
 
 
-def test_ioh_export_of_100_runs_of_100_trials_is_fast(gathered, tmp_path):
+def test_ioh_export_of_100_runs_of_100_trials(gathered, tmp_path):
+    """Many runs per scenario end up in one scenario (its speed is measured by perf/, not here)."""
     base = _trials(gathered, "randomsearch", "toy/bb", 1)
     run_row = gathered.runs[gathered.runs.run_key == base.run_key.iloc[0]].iloc[0]
     rng = np.random.default_rng(0)
@@ -238,9 +238,7 @@ def test_ioh_export_of_100_runs_of_100_trials_is_fast(gathered, tmp_path):
         trials.append(t)
         runs.append({**run_row.to_dict(), "run_key": f"k{seed}", "seed": seed})
     g = Gathered(trials=pd.concat(trials, ignore_index=True), runs=pd.DataFrame(runs))
-    start = time.perf_counter()
     export_ioh(g, tmp_path)
-    assert time.perf_counter() - start < 5.0
     meta, _ = _ioh_json(tmp_path, "randomsearch", "toy/bb")
     assert len(meta["scenarios"][0]["runs"]) == 100
 
@@ -273,7 +271,7 @@ def test_coco_files_follow_the_bbob_logger_layout(gathered, coco_out):
     assert block["header"]["suite"] == "bbob" and block["header"]["funcId"] == "1" and block["header"]["DIM"] == "2"
     assert block["header"]["algId"] == "randomsearch" and block["header"]["data_format"] == "bbob-new2"
     assert block["comment"].startswith("%") and block["data_file"] == "data_f1/bbobexp_f1_DIM2.dat"
-    fopt = json.loads(gathered.runs.task_metadata[gathered.runs.task_id == "bbob/f1_d2_i1"].iloc[0])["optimum"][0]
+    fopt = gathered.runs.task_metadata[gathered.runs.task_id == "bbob/f1_d2_i1"].iloc[0]["optimum"][0]
     dat = _coco_blocks(folder / "data_f1/bbobexp_f1_DIM2.dat", 2)
     tdat = _coco_blocks(folder / "data_f1/bbobexp_f1_DIM2.tdat", 2)
     assert len(dat) == len(tdat) == len(block["runs"]) == len(SEEDS)

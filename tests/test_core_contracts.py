@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from carps_like.errors import IncompatibleError, UserError
-from carps_like.incumbent import IncumbentTracker, dominates
+from carps_like.incumbent import IncumbentTracker, dominates, full_fidelity_mask, is_full_fidelity
 from carps_like.optimizer import Optimizer
 from carps_like.task import Budget
 from carps_like.types import Fidelity, TaskType
@@ -49,12 +50,21 @@ def test_incumbent_single_objective_keeps_best():
     assert inc.summary() == {"fidelity": None, "trial": 2, "cost": 1.0}
 
 
-def test_incumbent_multi_fidelity_prefers_highest_fidelity():
-    inc = IncumbentTracker(multi_objective=False)
-    inc.update(0, 0.1, 1.0)
-    assert inc.update(1, 5.0, 9.0)  # first full-fidelity trial replaces a better low-fidelity one
-    assert not inc.update(2, 0.0, 3.0)  # lower fidelity never competes again
-    assert inc.summary()["trial"] == 1 and inc.summary()["fidelity"] == 9.0
+def test_incumbent_multi_fidelity_counts_full_fidelity_only():
+    inc = IncumbentTracker(multi_objective=False, fidelity_max=9.0)
+    assert not inc.update(0, 0.1, 1.0)  # a low-fidelity cost never becomes the incumbent
+    assert inc.summary() == {"fidelity": None, "trial": None, "cost": None}
+    assert inc.update(1, 5.0, 9.0)
+    assert not inc.update(2, 0.0, 3.0)
+    assert inc.update(3, 4.0, 9.0 * (1 - 1e-12))  # the maximum up to rounding
+    assert inc.summary() == {"fidelity": 9.0, "trial": 3, "cost": 4.0}
+
+
+def test_full_fidelity_rule_is_one_rule_for_scalars_and_arrays():
+    fids = [None, float("nan"), 1.0, 8.999999999999, 9.0, 3.0]
+    mask = full_fidelity_mask(np.array([np.nan if f is None else f for f in fids]), 9.0)
+    assert list(mask) == [is_full_fidelity(f, 9.0) for f in fids] == [True, True, False, True, True, False]
+    assert all(full_fidelity_mask(np.array([1.0, 2.0]), None)) and is_full_fidelity(1.0, None)
 
 
 def test_pareto_front_is_kept_non_dominated():

@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
 from analysis.subsets import CONFIG, ROOT, TYPES, load_config
@@ -74,7 +72,7 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
     """Gather the baseline runs from the full-set study into compact zstd Parquet tables with
     paths relative to the study (the shipped tables must not name this machine's directories).
     `tasks` defaults to the subset files' dev + test tasks, `out` to baselines/<data_version>."""
-    from analysis.gather import RUNS_TABLE, TRIALS_TABLE, _RUN_SCHEMA, _TRIAL_SCHEMA, gather
+    from analysis.gather import RUNS_TABLE, TRIALS_TABLE, Gathered, gather, write_gathered
 
     from_files = tasks is None
     tasks = subset_tasks(cfg) if from_files else tasks
@@ -97,10 +95,7 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
     trials = trials.sort_values(order + ["trial"]).reset_index(drop=True)
     out = out or baseline_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(trials, schema=_TRIAL_SCHEMA, preserve_index=False), out / TRIALS_TABLE,
-                   compression="zstd")
-    pq.write_table(pa.Table.from_pandas(runs, schema=_RUN_SCHEMA, preserve_index=False), out / RUNS_TABLE,
-                   compression="zstd")
+    write_gathered(Gathered(trials=trials, runs=runs), out, compression="zstd")
     versions = sorted({v for v in runs["versions"].dropna()})
     manifest = {
         "data_version": cfg["data_version"], "seeds": int(cfg["baseline_seeds"]),

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.comparison import (compare_type, gathered_subset, mismatches, summary_lines, threshold_failures,
-                                 write_gathered, write_report)
+from analysis.comparison import compare_type, gathered_subset, mismatches, summary_lines, threshold_failures, write_report
+from analysis.gather import write_gathered
 from analysis.subsets import CONFIG, ROOT, TYPES, load_config
 from carps_like import registry
 from carps_like.errors import UserError
