@@ -16,6 +16,7 @@ OUT      ?= runs
 STUDY    ?= default
 N_TRIALS ?=
 TIME_LIMIT ?=
+MAX_MINUTES ?=
 BATCH    ?=
 REDO     ?= 0
 ARGS     ?=
@@ -34,8 +35,9 @@ COMPARE  ?= compare
 BASE     ?= origin/main
 QUEUE    ?=
 WORKERS  ?= 1
-# make compare defaults to 3 seeds unless SEEDS is given on the command line or in the environment
-COMPARE_SEEDS = $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),3)
+# make compare takes SEEDS only from the command line or the environment (not `make run`'s default 5);
+# otherwise the optimizer YAML's compare.seeds, else 3 (workflows/compare.py)
+COMPARE_SEEDS = $(if $(filter command line environment,$(origin SEEDS)),--seeds '$(SEEDS)')
 
 # GNU make exits 2 whenever a command fails, whatever the command's own status. With
 # EXIT_STATUS=<file>, `run` and `compare` write that status (0, 1, 2, 130, ...) to <file>; a stale
@@ -50,7 +52,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYTHONHASHSEED ?= 0
 
-.PHONY: docs cost-model queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-surrogate lm-report
+.PHONY: lint docs cost-model queue worker queue-status queue-retry perf-queue perf-compare subsets subset-data baselines compare changed-optimizers report tables export help install run test test-all check-optimizer perf perf-optimizers tasks optimizers task-configs lock clean-venv lm-data lm-surrogate lm-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,7 +71,8 @@ install: $(STAMP)  ## create .venv from requirements.lock (idempotent)
 run: $(STAMP)  ## run OPT on TASK (a task id or taskset) for SEEDS seeds: make run OPT=smac TASK=subset_bb [BATCH=4]
 	$(PY) -m carps_like.study --optimizer '$(OPT)' --task '$(TASK)' --seeds '$(SEEDS)' --out '$(OUT)' --study '$(STUDY)' \
 	  $(if $(JOBS),--jobs $(JOBS)) $(if $(N_TRIALS),--n-trials $(N_TRIALS)) $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT)) \
-	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(LAUNCHER),--launcher '$(LAUNCHER)') $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)$(keep_status)
+	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(LAUNCHER),--launcher '$(LAUNCHER)') $(if $(BATCH),--batch-size $(BATCH)) \
+	  $(if $(MAX_MINUTES),--max-minutes $(MAX_MINUTES)) $(ARGS)$(keep_status)
 
 report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=report): make report RUNS=runs [TASKSET=subset_bb] [ARGS="--log"]
 	$(PY) -m analysis.report $(RUNS) --out '$(REPORT)' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
@@ -89,8 +92,8 @@ baselines: $(STAMP)  ## reference optimizers on every dev/test subset, 5 seeds (
 	$(PY) -m workflows.baselines run $(if $(JOBS),--jobs $(JOBS))
 	$(PY) -m workflows.baselines collect
 
-compare: $(STAMP)  ## conformance + dev-subset runs + report vs the shipped baselines: make compare OPT=myopt [TYPES=bb,mf] [SEEDS=3] [BATCH=4] [FAIL_IF_WORSE_THAN=randomsearch]
-	$(PY) -m workflows.compare '$(OPT)' --seeds '$(COMPARE_SEEDS)' --out '$(COMPARE)' --runs '$(OUT)' \
+compare: $(STAMP)  ## conformance + dev-subset runs + report vs the shipped baselines: make compare OPT=myopt [TYPES=bb,mf] [SEEDS=3] [MAX_MINUTES=60] [BATCH=4] [FAIL_IF_WORSE_THAN=randomsearch]
+	$(PY) -m workflows.compare '$(OPT)' $(COMPARE_SEEDS) --out '$(COMPARE)' --runs '$(OUT)' $(if $(MAX_MINUTES),--max-minutes $(MAX_MINUTES)) \
 	  $(if $(TYPES),--types '$(TYPES)') $(if $(BASELINES),--baselines '$(BASELINES)') \
 	  $(if $(FAIL_IF_WORSE_THAN),--fail-if-worse-than '$(FAIL_IF_WORSE_THAN)') $(if $(JOBS),--jobs $(JOBS)) \
 	  $(if $(filter 1 yes true,$(REDO)),--redo) $(if $(BATCH),--batch-size $(BATCH)) $(ARGS)$(keep_status)
@@ -101,7 +104,10 @@ changed-optimizers: $(STAMP)  ## optimizer configs changed since BASE (=origin/m
 export: $(STAMP)  ## runs in IOHprofiler or COCO format into export/<FORMAT>/: make export RUNS=runs FORMAT=ioh|coco [EXPORT=dir]
 	$(PY) -m analysis.export $(RUNS) --format '$(FORMAT)' --out '$(EXPORT)'
 
-test: $(STAMP)  ## run the fast test suite (TEST_JOBS=auto: one worker per core)
+lint: $(STAMP)  ## ruff over the repository (rules in pyproject.toml [tool.ruff]); `make test` runs it first
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) lint  ## lint, then the fast test suite (TEST_JOBS=auto: one worker per core)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-tex.sh
 	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" tests
@@ -110,7 +116,7 @@ test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip withou
 	$(PY) -m pytest -q -n $(TEST_JOBS) tests
 
 check-optimizer: $(STAMP)  ## conformance suite for one optimizer: make check-optimizer OPT=optuna (a name or a YAML path)
-	$(PY) -m pytest -q -p no:cacheprovider tests/conformance --optimizer '$(OPT)'
+	$(PY) -m carps_like.optenv conformance '$(OPT)' -q -p no:cacheprovider
 
 perf: $(STAMP)  ## harness overhead vs the bare loop, per-evaluation cost per task collection, analysis speed
 	$(PY) perf/overhead.py

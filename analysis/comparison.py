@@ -148,14 +148,16 @@ def _fmt(v, digits: int = 3) -> str:
 
 
 def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeComparison], perf, skipped: dict,
-                 header: list[str], run_problems: list[str]) -> Path:
+                 header: list[str], run_problems: list[str], status: str | None = None) -> Path:
+    """`<out>/README.md` and `<out>/index.html`. `status` (a partial comparison: what it covers)
+    goes into the title and first, before anything a reader could take for the final result."""
     from . import figures as F
     from .ranking import task_leaders
     from .report import Doc, render_html, render_markdown
 
     doc = Doc()
-    doc.h(1, f"make compare: {optimizer} against the shipped baselines")
-    for line in header:
+    doc.h(1, f"make compare: {optimizer} against the shipped baselines" + (" (partial)" if status else ""))
+    for line in ([status] if status else []) + header:
         doc.p(line)
     if run_problems:
         doc.p("Runs that failed or did not finish (the comparison uses what they recorded): " + "; ".join(run_problems[:20]))
@@ -222,7 +224,7 @@ def write_report(out: Path, optimizer: str, comparisons: dict[str, TypeCompariso
     out.mkdir(parents=True, exist_ok=True)
     (out / "README.md").write_text(render_markdown(doc, out))
     index = out / "index.html"
-    index.write_text(render_html(doc, f"make compare: {optimizer}"))
+    index.write_text(render_html(doc, f"make compare: {optimizer}" + (" (partial)" if status else "")))
     return index
 
 

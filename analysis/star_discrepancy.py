@@ -313,7 +313,7 @@ def _decode(prep: _Prepared, code) -> tuple[float, ...]:
     for _ in range(prep.d):
         code, i = divmod(code, prep.k + 1)
         idx.append(i)
-    return tuple(float(prep.grid[l, i]) for l, i in enumerate(reversed(idx)))
+    return tuple(float(prep.grid[dim, i]) for dim, i in enumerate(reversed(idx)))
 
 
 def _harvest(prep, term, vals, cnt, child_vol, idx, first, harvest):

@@ -273,33 +273,33 @@ class _Run:
         pos, add = np.nonzero(_unpack(self.survivors(W.idx, thresh, pool_packed), n))
         none = np.full(pos.size, -1)
         parts = [(pos, add, none, none, none)]
-        for o, O in enumerate(subs):
+        for o, Other in enumerate(subs):
             if o == w:
                 continue
             in_o, in_w = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-            in_o[O.idx] = True
+            in_o[Other.idx] = True
             in_w[W.idx] = True
-            fw = _unpack(self.survivors(W.idx, thresh, _pack(in_o, nw)), n)[:, O.idx]  # (i, j)
+            fw = _unpack(self.survivors(W.idx, thresh, _pack(in_o, nw)), n)[:, Other.idx]  # (i, j)
             if not fw.any():
                 continue
-            fo = _unpack(self.survivors(O.idx, thresh, _pack(in_w, nw)), n)[:, W.idx]  # (j, i)
+            fo = _unpack(self.survivors(Other.idx, thresh, _pack(in_w, nw)), n)[:, W.idx]  # (j, i)
             pi, pj = np.nonzero(fw & fo.T)
-            parts.append((pi, O.idx[pj], np.full(pi.size, o), pj, W.idx[pi]))
+            parts.append((pi, Other.idx[pj], np.full(pi.size, o), pj, W.idx[pi]))
             # chains: o refills position j with its best-ranked surviving free point
-            oj, q = np.nonzero(_unpack(self.survivors(O.idx, thresh, pool_packed), n)[fw.any(axis=0)])
+            oj, q = np.nonzero(_unpack(self.survivors(Other.idx, thresh, pool_packed), n)[fw.any(axis=0)])
             if q.size == 0:
                 continue
             oj = np.flatnonzero(fw.any(axis=0))[oj]
             if q.size > _MAX_TRY:
                 pick = np.sort(self.rng.choice(q.size, _MAX_TRY, replace=False))
                 oj, q = oj[pick], q[pick]
-            lb = self.rank(O.idx, oj, q, _RANK_FAST)
+            lb = self.rank(Other.idx, oj, q, _RANK_FAST)
             order = np.lexsort((self.rng.random(q.size), lb, oj))
             first = order[np.r_[True, oj[order][1:] != oj[order][:-1]]]  # best q for each j
-            best_q = np.full(len(O.idx), -1)
+            best_q = np.full(len(Other.idx), -1)
             best_q[oj[first]] = q[first]
             pi, pj = np.nonzero(fw & (best_q >= 0)[None, :])
-            parts.append((pi, O.idx[pj], np.full(pi.size, o), pj, best_q[pj]))
+            parts.append((pi, Other.idx[pj], np.full(pi.size, o), pj, best_q[pj]))
         return tuple(np.concatenate(x) for x in zip(*parts))
 
     def lower_bounds(self, w, pos, add, part, opos, oin, limit):
@@ -353,14 +353,14 @@ class _Run:
                 if o >= 0:
                     if self.left() <= 0:
                         return False
-                    O = subs[o]
-                    new_o = O.idx.copy()
+                    Other = subs[o]
+                    new_o = Other.idx.copy()
                     new_o[opos[t]] = oin[t]
                     res_o, stopped, cached = self.evaluate(new_o, stop_at=thresh, swap=(a, int(oin[t])))
                     if stopped:
                         sel = part == o
                         for bi in cached:
-                            alive[sel] &= self.still_ok(bi, O.idx, opos[sel], oin[sel], thresh)
+                            alive[sel] &= self.still_ok(bi, Other.idx, opos[sel], oin[sel], thresh)
                         continue
                     subs[o] = _Sub(new_o, res_o.value, res_o)
                 subs[w] = _Sub(new_w, res.value, res)

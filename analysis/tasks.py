@@ -7,7 +7,6 @@ Only true Pareto fronts are fetched from the task code, when it is importable an
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache

@@ -1,11 +1,13 @@
 """Task collections declare their tasks as TaskSpecs; `write_task_configs` turns them into
 `configs/task/<collection>/<name>.yaml` (one file per task, metadata included) so that listing,
 filtering and compatibility checks read YAML only. Regenerate with `make task-configs`;
-tests/test_task_configs.py fails when the files and the collections disagree.
+tests/test_task_configs.py fails when the files and the collections disagree. A collection is
+any module under benchmarks/ with a top-level `task_specs()`: nothing lists them.
 """
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -14,10 +16,19 @@ import yaml
 
 from .objective import describe
 
-#: modules that define task collections (each has `task_specs()`)
-COLLECTIONS = ("benchmarks.toy", "benchmarks.bbob", "benchmarks.bbob_mixint", "benchmarks.pymoo_mo", "benchmarks.mf_synthetic", "benchmarks.momf_synthetic",
-               "benchmarks.sklearn_ml", "benchmarks.mf_bbob", "benchmarks.lm.scaling",
-               "benchmarks.lm.live", "benchmarks.lm.tinylm")
+ROOT = Path(__file__).resolve().parents[1]
+
+#: the package whose modules (subpackages included) are task collections
+BENCHMARKS = ROOT / "benchmarks"
+_HOOK = re.compile(r"^def task_specs\(", re.M)
+
+
+def collections(package: Path = BENCHMARKS) -> tuple[str, ...]:
+    """Modules that define a top-level `task_specs()`, sorted by name; found by reading the source,
+    so that discovery imports nothing (lm's trainers and sweeps import torch)."""
+    found = [path.relative_to(package.parent).with_suffix("") for path in sorted(package.rglob("*.py"))
+             if _HOOK.search(path.read_text())]
+    return tuple(".".join(rel.parts) for rel in found)
 
 
 @dataclass(frozen=True)
@@ -48,9 +59,9 @@ class TaskSpec:
         return config
 
 
-def all_specs(collections: Iterable[str] = COLLECTIONS) -> list[TaskSpec]:
+def all_specs(modules: Iterable[str] | None = None) -> list[TaskSpec]:
     specs = []
-    for name in collections:
+    for name in collections() if modules is None else modules:
         specs.extend(importlib.import_module(name).task_specs())
     ids = [s.id for s in specs]
     dup = {i for i in ids if ids.count(i) > 1}
@@ -64,9 +75,9 @@ def render(spec: TaskSpec) -> str:
     return header + yaml.safe_dump(spec.to_config(), sort_keys=False, default_flow_style=None, width=120)
 
 
-def write_task_configs(config_dir: Path, collections: Iterable[str] = COLLECTIONS) -> int:
+def write_task_configs(config_dir: Path, modules: Iterable[str] | None = None) -> int:
     root = config_dir / "task"
-    specs = all_specs(collections)
+    specs = all_specs(modules)
     for spec in specs:
         path = root / f"{spec.id}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +92,9 @@ if __name__ == "__main__":  # python -m carps_like.catalog [benchmarks.<collecti
 
     from .registry import CONFIG_DIR
 
-    chosen = sys.argv[1:] or COLLECTIONS
-    unknown = [c for c in chosen if c not in COLLECTIONS]
+    known = collections()
+    chosen = sys.argv[1:] or known
+    unknown = [c for c in chosen if c not in known]
     if unknown:
-        sys.exit(f"error: unknown collections {unknown}; accepted: {', '.join(COLLECTIONS)}")
+        sys.exit(f"error: unknown collections {unknown}; accepted: {', '.join(known)}")
     print(f"wrote {write_task_configs(CONFIG_DIR, chosen)} task configs under {CONFIG_DIR / 'task'}")

@@ -14,6 +14,7 @@ from . import registry
 from .environment import git_revision, host_info, package_versions
 from .errors import IncompatibleError, UserError
 from .objective import instantiate_objective
+from .optenv import requirement_versions
 from .requirements import unmet_requirement
 from .runner import RunResult, run_trials
 from .store import RunHandle, RunLockedError, read_run_json, run_dir
@@ -184,6 +185,7 @@ def prepare_run(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, study: str
     adapter_cfg = dict(variant_cfg.get("adapter") or {})
     if "_target_" not in adapter_cfg:
         raise UserError(f"optimizer config {variant!r} has no adapter._target_")
+    own_versions = requirement_versions(variant_cfg, variant)  # YAML `requirements`: refused where unmet
     cls = registry.import_target(adapter_cfg["_target_"])
     cls.check_task(task)  # IncompatibleError before anything is written
     batch_size = registry.batch_size_of(variant_cfg)
@@ -192,7 +194,7 @@ def prepare_run(optimizer_cfg: Mapping, task_cfg: Mapping, seed: int, study: str
     meta = {
         "study": study, "optimizer_id": opt_id, "optimizer_variant": variant, "optimizer_config": variant_cfg,
         "task_id": task.id, "task_type": task_type_recorded.value, "task_metadata": task_cfg.get("metadata", {}),
-        "seed": seed, "budget": budget.as_dict(), "versions": package_versions(), "git_revision": git_revision(),
+        "seed": seed, "budget": budget.as_dict(), "versions": {**package_versions(), **own_versions}, "git_revision": git_revision(),
         **host_info(),
     }
     settings = {k: v for k, v in adapter_cfg.items() if k != "_target_"}

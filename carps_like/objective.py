@@ -7,12 +7,14 @@ collections only declare what they alone know (domain, approximation, optimum).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:
     from ConfigSpace import ConfigurationSpace
 
+from .spaces import KINDS, dimensions
 from .types import Evaluation, Fidelity, Objective, TaskType
 
 APPROXIMATIONS = ("real", "surrogate", "tabular", "synthetic")
@@ -71,29 +73,10 @@ class ObjectiveFunction(ABC):
 
 def space_statistics(configspace) -> dict[str, Any]:
     """Counts per hyperparameter kind, conditions and forbiddens: what task listings filter on."""
-    from ConfigSpace.hyperparameters import (
-        CategoricalHyperparameter,
-        Constant,
-        FloatHyperparameter,
-        IntegerHyperparameter,
-        OrdinalHyperparameter,
-    )
-
-    counts = {"float": 0, "integer": 0, "categorical": 0, "ordinal": 0, "constant": 0}
-    for hp in configspace.values():
-        if isinstance(hp, FloatHyperparameter):
-            counts["float"] += 1
-        elif isinstance(hp, IntegerHyperparameter):
-            counts["integer"] += 1
-        elif isinstance(hp, CategoricalHyperparameter):
-            counts["categorical"] += 1
-        elif isinstance(hp, OrdinalHyperparameter):
-            counts["ordinal"] += 1
-        elif isinstance(hp, Constant):
-            counts["constant"] += 1
+    counts = Counter(d.kind for d in dimensions(configspace).values())
     return {
         "dimensions": len(configspace),
-        **{f"n_{k}": v for k, v in counts.items()},
+        **{f"n_{k}": counts[k] for k in KINDS},
         "n_conditions": len(configspace.conditions),
         "n_forbiddens": len(configspace.forbidden_clauses),
     }

@@ -95,7 +95,8 @@ def get_optimizer_config(name: str) -> dict:
 
 
 #: top-level keys of an optimizer config (docs/adding-an-optimizer.md)
-OPTIMIZER_KEYS = ("id", "adapter", "by_task_type", "batch_size", "full_fidelity")
+OPTIMIZER_KEYS = ("id", "adapter", "by_task_type", "batch_size", "full_fidelity", "requirements", "compare")
+COMPARE_KEYS = ("seeds", "types", "max_minutes")  # `make compare` defaults for this optimizer (docs/compare.md)
 RUNNER_ARGUMENTS = ("self", "task", "seed", "workdir")  # what the runner passes every adapter itself
 
 
@@ -118,6 +119,10 @@ def check_optimizer_config(cfg: dict, source: str) -> None:
         raise UserError(f"{source}: an optimizer config is a mapping: id, adapter: {{_target_: ..., settings}}, ...")
     _refuse_unknown(cfg, list(OPTIMIZER_KEYS), source, "key", "accepted")
     _refuse_unknown(cfg.get("by_task_type") or {}, [t.value for t in TaskType], source, "by_task_type key", "accepted")
+    _refuse_unknown(cfg.get("compare") or {}, list(COMPARE_KEYS), source, "compare key", "accepted")
+    from .optenv import check_requirements  # `requirements`: run in an isolated environment when unmet (optenv)
+
+    check_requirements(cfg.get("requirements"), source)
     adapter = cfg.get("adapter") or {}
     if not adapter.get("_target_"):
         return  # a dispatcher (by_task_type), or `no adapter._target_`, said where the adapter is needed

@@ -1,5 +1,9 @@
 """ConfigSpace helpers shared by the runner and the adapters.
 
+* `Dimension` / `dimensions` / `searched`: the one place that tells ConfigSpace's hyperparameter
+  classes apart. Each hyperparameter becomes a normalized record (kind, bounds, log, choices)
+  that every adapter translates into its library's space by `kind`; priors and category weights
+  are not carried (no adapter uses them).
 * `ConfigurationChecker`: is an asked configuration inside the task's space? The runner checks
   every trial with it before the objective sees it. ConfigSpace's own check
   (`Configuration(space, values=...)`) costs ~0.1 ms per trial, the harness's whole overhead
@@ -12,6 +16,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 #: choices named in an error message before it says how many there are
@@ -19,6 +24,72 @@ MAX_SHOWN_CHOICES = 10
 #: relative slack on float bounds: ConfigSpace itself rounds decoded floats to 13 places and
 #: log-scale decoding can overshoot by an ulp; neither is a protocol error
 BOUND_SLACK = 1e-9
+#: the kinds of `Dimension.kind`
+KINDS = ("float", "integer", "categorical", "ordinal", "constant")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One hyperparameter as the adapters see it.
+
+    float / integer: `lower`, `upper` (Python numbers) and `log`; categorical: `choices`;
+    ordinal: `choices` is the ordered sequence; constant: `choices` is `(value,)`.
+    """
+
+    name: str
+    kind: str
+    lower: Any = None
+    upper: Any = None
+    log: bool = False
+    choices: tuple = ()
+
+    @property
+    def value(self) -> Any:
+        """A constant's value."""
+        return self.choices[0]
+
+    def clip(self, v) -> Any:
+        """A library's number back into bounds: floats clamped (log transforms overshoot by an ulp),
+        integers rounded and clamped; other kinds unchanged."""
+        if self.kind == "float":
+            return min(max(float(v), self.lower), self.upper)
+        if self.kind == "integer":
+            return min(max(int(round(float(v))), self.lower), self.upper)
+        return v
+
+
+def dimension(hp) -> Dimension:
+    """ConfigSpace hyperparameter -> Dimension; TypeError for a class none of KINDS covers."""
+    from ConfigSpace.hyperparameters import (
+        CategoricalHyperparameter,
+        Constant,
+        FloatHyperparameter,
+        IntegerHyperparameter,
+        OrdinalHyperparameter,
+    )
+
+    if isinstance(hp, FloatHyperparameter):
+        return Dimension(hp.name, "float", float(hp.lower), float(hp.upper), bool(hp.log))
+    if isinstance(hp, IntegerHyperparameter):
+        return Dimension(hp.name, "integer", int(hp.lower), int(hp.upper), bool(hp.log))
+    if isinstance(hp, CategoricalHyperparameter):
+        return Dimension(hp.name, "categorical", choices=tuple(hp.choices))
+    if isinstance(hp, OrdinalHyperparameter):
+        return Dimension(hp.name, "ordinal", choices=tuple(hp.sequence))
+    if isinstance(hp, Constant):
+        return Dimension(hp.name, "constant", choices=(hp.value,))
+    raise TypeError(f"hyperparameter {hp.name!r} of type {type(hp).__name__} is none of: {', '.join(KINDS)}")
+
+
+def dimensions(configspace) -> dict[str, Dimension]:
+    """Every hyperparameter of the space by name, in the space's (topological) order."""
+    return {name: dimension(hp) for name, hp in configspace.items()}
+
+
+def searched(configspace) -> tuple[list[Dimension], dict[str, Any]]:
+    """(the dimensions a library searches, the constants to add back to every configuration)."""
+    dims = dimensions(configspace).values()
+    return [d for d in dims if d.kind != "constant"], {d.name: d.value for d in dims if d.kind == "constant"}
 
 
 def _choices_text(values) -> str:
@@ -30,23 +101,19 @@ def _choices_text(values) -> str:
 def _value_test(hp) -> tuple[Callable[[Any], bool], str]:
     """(test of one value, what is accepted) for one hyperparameter."""
     import numpy as np
-    from ConfigSpace.hyperparameters import (
-        CategoricalHyperparameter,
-        Constant,
-        FloatHyperparameter,
-        IntegerHyperparameter,
-        OrdinalHyperparameter,
-    )
 
+    try:
+        d = dimension(hp)
+    except TypeError:
+        return hp.legal_value, f"a legal value of {type(hp).__name__} {hp.name}"
     reals, ints = (int, float, np.integer, np.floating), (int, np.integer)
-    if isinstance(hp, FloatHyperparameter):
-        lo, hi = float(hp.lower), float(hp.upper)
+    lo, hi = d.lower, d.upper
+    if d.kind == "float":
         slack = BOUND_SLACK * max(hi - lo, abs(lo), abs(hi), 1e-4)
         lo_s, hi_s = lo - slack, hi + slack
         return (lambda v: isinstance(v, reals) and v.__class__ is not bool and lo_s <= v <= hi_s,
                 f"a number in [{lo!r}, {hi!r}]")
-    if isinstance(hp, IntegerHyperparameter):
-        lo, hi = int(hp.lower), int(hp.upper)
+    if d.kind == "integer":
 
         def integer(v) -> bool:
             if isinstance(v, ints):
@@ -54,17 +121,14 @@ def _value_test(hp) -> tuple[Callable[[Any], bool], str]:
             return isinstance(v, (float, np.floating)) and float(v).is_integer() and lo <= v <= hi
 
         return integer, f"an integer in [{lo}, {hi}]"
-    if isinstance(hp, (CategoricalHyperparameter, OrdinalHyperparameter)):
-        values = tuple(hp.choices if isinstance(hp, CategoricalHyperparameter) else hp.sequence)
-        try:
-            lookup = frozenset(values)
-        except TypeError:  # unhashable choices: a linear scan
-            lookup = values
-        return lookup.__contains__, _choices_text(values)
-    if isinstance(hp, Constant):
-        value = hp.value
+    if d.kind == "constant":
+        value = d.value
         return (lambda v: v == value), f"exactly {value!r}"
-    return hp.legal_value, f"a legal value of {type(hp).__name__} {hp.name}"
+    try:
+        lookup = frozenset(d.choices)
+    except TypeError:  # unhashable choices: a linear scan
+        lookup = d.choices
+    return lookup.__contains__, _choices_text(d.choices)
 
 
 class _Values(dict):
@@ -129,32 +193,24 @@ class ConfigurationChecker:
 
 
 def configuration_from_encoded(configspace, encoded: Mapping[str, Any], constants: Mapping[str, Any] | None = None,
-                               *, categorical_by_index: Callable[[Any], bool] = lambda hp: True):
+                               *, categorical_by_index: Callable[[Dimension], bool] = lambda d: True):
     """Encoded values -> a Configuration of `configspace` (validated).
 
     Floats are clamped into their bounds, integers rounded and clamped, ordinals given as their
-    order index, categoricals as their choice index unless `categorical_by_index(hp)` is False
-    (then the value is the choice itself). `constants` are added as they are.
+    order index, categoricals as their choice index unless `categorical_by_index(dimension)` is
+    False (then the value is the choice itself). `constants` are added as they are.
     """
     from ConfigSpace import Configuration
-    from ConfigSpace.hyperparameters import (
-        CategoricalHyperparameter,
-        FloatHyperparameter,
-        IntegerHyperparameter,
-        OrdinalHyperparameter,
-    )
 
     values: dict[str, Any] = dict(constants or {})
-    for name, hp in configspace.items():
-        if name in values or name not in encoded:
+    for d in dimensions(configspace).values():
+        if d.name in values or d.name not in encoded:
             continue
-        v = encoded[name]
-        if isinstance(hp, FloatHyperparameter):
-            values[name] = min(max(float(v), hp.lower), hp.upper)
-        elif isinstance(hp, IntegerHyperparameter):
-            values[name] = min(max(int(round(float(v))), hp.lower), hp.upper)
-        elif isinstance(hp, CategoricalHyperparameter):
-            values[name] = hp.choices[int(v)] if categorical_by_index(hp) else v
-        elif isinstance(hp, OrdinalHyperparameter):
-            values[name] = hp.sequence[int(round(float(v)))]
+        v = encoded[d.name]
+        if d.kind == "categorical":
+            values[d.name] = d.choices[int(v)] if categorical_by_index(d) else v
+        elif d.kind == "ordinal":
+            values[d.name] = d.choices[int(round(float(v)))]
+        elif d.kind != "constant":
+            values[d.name] = d.clip(v)
     return Configuration(configspace, values=values)

@@ -7,7 +7,11 @@ optimizer does not support with one summary line, skips runs already complete, t
 the remaining cells as a Hydra multirun and shows progress by watching the run directories.
 `--launcher` picks configs/hydra/launcher/<name>.yaml: joblib (default, parallel over cores),
 submitit_local, submitit_slurm or ray (docs/launchers.md). Exit status: 0 when every run is complete,
-1 when some failed or did not finish, 2 for bad input, 128 + the signal when interrupted (130: Ctrl-C).
+1 when some failed or did not finish, 2 for bad input, 124 when `--max-minutes` ran out (the
+runs it stopped are left to resume), 128 + the signal when interrupted (130: Ctrl-C).
+
+Runs are launched seed by seed (every task's seed 1, then every task's seed 2, ...), so a study
+cut short by a time budget or an interrupt has covered as many tasks as it could.
 
 Each launch runs in a process group of its own, so that an interrupt (SIGINT, SIGTERM, SIGHUP)
 stops every process it started, joblib's workers included. With joblib, a worker process that
@@ -73,13 +77,35 @@ def _budget_value(text: str | None, name: str) -> str | None:
     return text
 
 
-def effective_budget(entry: registry.TaskEntry, n_trials: str | None, time_limit: str | None) -> Budget:
+def effective_budget(entry: registry.TaskEntry, n_trials: str | None, time_limit: str | None,
+                     own: dict | None = None) -> Budget:
+    """The task's default budget, then N_TRIALS / TIME_LIMIT, then its own entry of `--budgets`."""
     budget = dict(entry.config.get("budget") or {})
     if n_trials is not None:
         budget["n_trials"] = None if n_trials == "null" else float(n_trials)
     if time_limit is not None:
         budget["time_limit"] = None if time_limit == "null" else float(time_limit)
-    return Budget.from_mapping(budget)
+    return Budget.from_mapping({**budget, **(own or {})})
+
+
+def read_budgets(path: str | None, task_ids: list[str]) -> dict[str, dict]:
+    """`--budgets FILE`: per-task budgets ({task id: {n_trials: .., time_limit: ..}}, YAML or
+    JSON), e.g. the capped budgets `make compare` runs the dev subsets with."""
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"--budgets {path}: cannot read it ({exc})") from None
+    unknown = sorted(set(data) - set(task_ids))
+    bad = {t: b for t, b in data.items() if not isinstance(b, dict) or set(b) - {"n_trials", "time_limit"}}
+    if unknown or bad:
+        raise UserError(f"--budgets {path}: " + (f"tasks {unknown[:5]} are not in the study's task list; " if unknown else "")
+                        + (f"entries {sorted(bad)[:5]} are not {{n_trials: .., time_limit: ..}}" if bad else "")
+                        + "; accepted: {task id: {n_trials: <number or null>, time_limit: <seconds or null>}}")
+    return data
 
 
 @dataclass
@@ -99,11 +125,12 @@ class Resolved:
 
 
 def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_limit: str | None,
-            batch_size: int | None = None) -> Resolved:
+            batch_size: int | None = None, budgets_file: str | None = None) -> Resolved:
     """Check names, seeds, budgets and batch size (None: the optimizer config's, else 1); leave out
     tasks the optimizer cannot run (UserError if none)."""
     batch_size, batch_override = registry.chosen_batch_size(optimizer, batch_size)
     task_ids = registry.resolve_task_names(task)
+    own = read_budgets(budgets_file, task_ids)
     seed_list = parse_seeds(seeds)
     n_trials = _budget_value(n_trials, "N_TRIALS")
     time_limit = _budget_value(time_limit, "TIME_LIMIT")
@@ -115,7 +142,7 @@ def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_li
         if reason:
             skipped[reason.replace(f" (task {tid})", "")].append(tid)
         else:
-            budgets[tid] = effective_budget(entry, n_trials, time_limit)  # validates
+            budgets[tid] = effective_budget(entry, n_trials, time_limit, own.get(tid))  # validates
     if not budgets:
         reasons = "; ".join(f"{r} ({len(t)} tasks)" for r, t in skipped.items())
         raise UserError(f"optimizer {optimizer!r} supports none of the {len(task_ids)} tasks in {task!r}: {reasons}")
@@ -125,7 +152,8 @@ def resolve(optimizer: str, task: str, seeds: str, n_trials: str | None, time_li
 
 def pending_cells(args) -> tuple[list[str], list[int], list[tuple[str, int, Path]], dict]:
     """Resolve names and budgets; return (tasks to run, seeds, pending cells, report)."""
-    r = resolve(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit, getattr(args, "batch_size", None))
+    r = resolve(args.optimizer, args.task, args.seeds, args.n_trials, args.time_limit, getattr(args, "batch_size", None),
+                getattr(args, "budgets", None))
     runnable, seeds, skipped, n_trials, time_limit = r.tasks, r.seeds, r.skipped, r.n_trials, r.time_limit
 
     pending, complete, failed_before, mismatched = [], 0, 0, []
@@ -242,6 +270,9 @@ STOP_GRACE_SECONDS = 10.0  # how long a launch gets to end after SIGTERM before 
 DIED = "worker process died (SIGKILL? out of memory?) while running it"
 
 
+EXIT_TIME_BUDGET = 124  # --max-minutes ran out (as GNU timeout)
+
+
 class Interrupted(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -355,7 +386,29 @@ def run_joblib(args, cells: list, launches: Launches, label: str) -> list[int]:
     return codes
 
 
-def main(argv: list[str] | None = None) -> int:
+def planned_cells(args) -> tuple[list[str], list[int], list, dict, list[plan.Cell], list[str]]:
+    """The study's plan: (runnable tasks, seeds, pending runs, report, the pending cells in launch
+    order (seed-major), hydra.* overrides). Raises UserError for bad input."""
+    tasks, seeds, pending, report = pending_cells(args)
+    todo = {(tid, seed) for tid, seed, _ in pending}
+    todo_tasks = {tid for tid, _ in todo}
+    cells, launcher_overrides = plan.build(args.optimizer, [t for t in tasks if t in todo_tasks],
+                                           seeds, report["budgets"], args.overrides, report["batch_override"])
+    cells = sorted((c for c in cells if (c.task_id, c.seed) in todo), key=lambda c: seeds.index(c.seed))
+    return tasks, seeds, pending, report, cells, launcher_overrides
+
+
+def upfront_estimate(cells: list[plan.Cell], jobs: int, launcher: str) -> tuple[list, float | None, str | None]:
+    """(cost model per cell, estimated makespan, the line that says it); local launches only."""
+    from . import estimate
+
+    costs, variants = cell_costs(cells)
+    if launcher != "joblib":
+        return costs, None, None
+    return costs, estimate.makespan([c.seconds for c in costs], jobs), estimate.describe(costs, variants, jobs)
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carps_like.study", description=__doc__.split("\n\n")[0])
     parser.add_argument("--optimizer", required=True, help="optimizer name (make optimizers lists them)")
     parser.add_argument("--task", required=True, help="task id, taskset name, or a comma-separated list")
@@ -374,20 +427,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redo", action="store_true", help="run complete runs again (old results go to attempts/)")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     parser.add_argument("--dry-run", action="store_true", help="plan and estimate the study, run nothing")
+    parser.add_argument("--budgets", default=None, help="YAML/JSON file of per-task budgets {task: {n_trials, time_limit}}")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="time budget for the whole study: when it runs out, the runs in progress are stopped "
+                             "(resumable) and the study exits 124")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. optimizer.adapter.n_init=5")
-    args = parser.parse_args(argv)
+    parser.add_argument("--quiet-plan", action="store_true",
+                        help="leave out the plan, estimate and next-step lines (for callers that print their own: make compare)")
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         if args.jobs is not None and args.jobs < 1:
             raise UserError(f"JOBS must be >= 1, got {args.jobs}")
+        if args.max_minutes is not None and not args.max_minutes > 0:
+            raise UserError(f"MAX_MINUTES must be a positive number of minutes, got {args.max_minutes:g}")
         check_launcher(args.launcher)
-        tasks, seeds, pending, report = pending_cells(args)
-
-        todo = {(tid, seed) for tid, seed, _ in pending}
-        todo_tasks = {tid for tid, _ in todo}
-        cells, launcher_overrides = plan.build(args.optimizer, [t for t in tasks if t in todo_tasks],
-                                                   seeds, report["budgets"], args.overrides, report["batch_override"])
-        cells = [c for c in cells if (c.task_id, c.seed) in todo]
+        tasks, seeds, pending, report, cells, launcher_overrides = planned_cells(args)
         if pending:
             check_writable(Path(args.out) / args.study)
     except UserError as exc:
@@ -404,22 +462,20 @@ def main(argv: list[str] | None = None) -> int:
         say(f"[{label}] {report['complete']} of {total} runs already complete{extra}")
     if not pending:
         say(f"[{label}] nothing to run; results in {Path(args.out) / args.study}")
-        say(next_step(Path(args.out), args.study))
+        if not args.quiet_plan:
+            say(next_step(Path(args.out), args.study))
         return 1 if report["failed_before"] else 0
 
     shape = (f"{len(tasks)} tasks x {len(seeds)} seeds" if len(pending) == total else
              f"of {total}; the others are done or failed earlier")
-    say(f"[{label}] running {len(pending)} runs ({shape}) -> {Path(args.out) / args.study}")
+    if not args.quiet_plan:
+        say(f"[{label}] running {len(pending)} runs ({shape}) -> {Path(args.out) / args.study}")
     if launcher_overrides and args.launcher == "joblib":
         say(f"[{label}] note: {' '.join(launcher_overrides)} set Hydra launcher options; local runs (LAUNCHER=joblib) "
             "do not go through Hydra, so they are ignored (JOBS= sets the parallelism)", file=sys.stderr)
-    from . import estimate
-
-    costs, variants = cell_costs(cells)
-    jobs = args.jobs or os.cpu_count() or 1
-    upfront = estimate.makespan([c.seconds for c in costs], jobs) if args.launcher == "joblib" else None
-    if upfront is not None:
-        say(f"[{label}] {estimate.describe(costs, variants, jobs)}")
+    costs, upfront, estimate_line = upfront_estimate(cells, args.jobs or os.cpu_count() or 1, args.launcher)
+    if estimate_line and not args.quiet_plan:
+        say(f"[{label}] {estimate_line}")
     if getattr(args, "dry_run", False):
         say(f"[{label}] dry run: nothing was started")
         return 0
@@ -431,7 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     # loky's resource tracker cleans up after a launch stopped by an interrupt, warning about each leak
     env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), "ignore:resource_tracker:UserWarning"]))
     launches = Launches(env)
-    previous = {s: signal.signal(s, _interrupted) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, _interrupted) for s in STOP_SIGNALS + (signal.SIGALRM,)}
+    if args.max_minutes is not None:
+        signal.setitimer(signal.ITIMER_REAL, args.max_minutes * 60.0)
     try:
         if args.launcher == "joblib":  # local processes, without Hydra: the common path
             codes = run_joblib(args, cells, launches, label)
@@ -443,10 +501,16 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(s, signal.SIG_IGN)
         launches.stop()
         monitor.stop()
+        if exc.signum == signal.SIGALRM:
+            done = sum((read_run_json(d) or {}).get("status") in ("complete", "failed") for d in dirs)
+            say(f"[{label}] time budget of {args.max_minutes:g} min reached: {done} of {len(dirs)} runs finished, "
+                "the others were stopped; run the same command again to go on", file=sys.stderr)
+            return EXIT_TIME_BUDGET
         say(f"[{label}] interrupted; every process of the study is stopped; run the same command again to resume",
             file=sys.stderr)
         return 128 + exc.signum
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         for s, handler in previous.items():
             signal.signal(s, handler)
     monitor.stop()
@@ -456,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if status == 0:
         say(f"[{label}] all {total} runs complete; results in {Path(args.out) / args.study}")
-    say(next_step(Path(args.out), args.study))
+    if not args.quiet_plan:
+        say(next_step(Path(args.out), args.study))
     return status
 
 

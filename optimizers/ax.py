@@ -1,60 +1,10 @@
 """Ax 1.3.1 (Meta's adaptive experimentation platform, BoTorch 0.18.1 models) through its Client API.
 
-Variants and task types:
+`ax_botorch` (bb) and `ax_mo` (mo, qLogNEHVI) run Ax's default generation strategy (centre, Sobol,
+then BoTorch); `ax` picks one per task type. API calls, spaces, exhausted discrete spaces,
+crashed trials, seeding and logging: docs/adapters.md#ax.
 
-* ax_botorch  AxBoTorch          Ax's default generation strategy ("fast"): centre of the space,
-                                 Sobol, then BoTorch (GP + qLogNoisyExpectedImprovement)       bb
-* ax_mo       AxMultiObjective   the same strategy, one GP per objective + qLogNEHVI             mo
-
-`ax` is the dispatcher over both. No mf / momf: the Client API of Ax 1.x has no fidelity
-parameters (`progression` is for early stopping of learning curves, not for asking low
-fidelities), so multi-fidelity would need Ax's lower-level APIs.
-
-Decisions:
-
-* API. `Client(random_seed=seed)`, `configure_experiment(parameters=...)`,
-  `configure_optimization("-c0")` (or "-c0, -c1, ..." for mo; metrics are named c<i> internally so
-  that any objective name is safe in Ax's expression strings, and costs are minimized),
-  `configure_generation_strategy(method, initialization_budget, ...)` with Ax's defaults except
-  `allow_exceeding_initialization_budget` (true: an ask while the whole initial design awaits
-  data gives another Sobol trial instead of Ax's DataRequiredError; no difference for
-  sequential ask/tell),
-  `get_next_trials(max_trials=n)` (batches are native), `complete_trial` and `mark_trial_failed`.
-* Spaces. float -> RangeParameterConfig float (log: scaling="log"), integer -> int range (log
-  likewise), categorical -> unordered ChoiceParameterConfig (the choices themselves when all are
-  strings, else the choice indices as strings), ordinal -> ordered int ChoiceParameterConfig over
-  the order index; constants (and one-value categoricals/ordinals) are added back. Priors and
-  category weights are dropped. Conditions are declared unsupported (Ax 1.x has hierarchical
-  `dependent_parameters`, but the ConfigSpace -> Ax mapping of general conditions is not done
-  here), and so are forbidden clauses (Ax's parameter constraints are linear inequalities only).
-* Exhausted spaces. On a fully discrete space Ax raises SearchSpaceExhausted once every point
-  was proposed; the runner alone ends a run, so the adapter then attaches uniformly drawn
-  repeats (`attach_trial`, seeded from the run seed) instead of failing the run.
-* Multi-objective. Objective thresholds are not given: Ax infers them from the data
-  (it warns that it recommends explicit thresholds; the warning is silenced).
-* Noise. Results are attached as means without a standard error, so the GP infers the
-  observation noise (noise_handling "model").
-* Crashed trials. Native: `mark_trial_failed`. Ax excludes failed trials from the model and from
-  its initialization count (a crash is re-sampled by Sobol during initialization). Successful
-  trials with a non-finite cost are treated as failed too (a GP cannot fit them).
-* Seeding. `Client(random_seed=seed)` makes every `get_next_trials` run under Ax's
-  `with_rng_seed`, which seeds numpy/random/torch's global generators with the seed and restores
-  their previous states afterwards; the Sobol initialization gets the seed too
-  (`initialization_random_seed`). Runs are reproducible and leave the global generators
-  untouched, so no GlobalRNGScope is needed (the conformance suite checks both).
-* Logging. Ax logs INFO lines on its own "ax" logger (which does not propagate to the root
-  logger) through its own stderr handler: that handler's level is raised to WARNING while Ax
-  runs and restored afterwards (`_quiet_ax`). Importing Ax logs an INFO line before that
-  handler can be reached ("Ax SQL storage initialized ..."), so INFO records are disabled
-  (`logging.disable`) for the duration of that one import and the previous setting restored.
-  Python warnings of Ax/BoTorch (e.g. missing objective thresholds, tensor copies) are ignored
-  while Ax runs.
-* Output. Ax writes nothing by itself (no storage config). On close the Client's JSON snapshot
-  goes to `workdir/ax/client.json` (nothing is written without a workdir).
-* Speed. Centre and Sobol asks take 0.02-0.06 s; each BoTorch ask refits the GP(s) and
-  optimizes the acquisition function on CPU: on a 6-dimensional toy space (2 cores) 0.75-1.15 s
-  per ask over trials 6-20 (bb), and 1.5-3 s, up to 6 s by trial 15, for mo (2 objectives,
-  qLogNEHVI), growing with the number of observations. Importing Ax takes about 3-3.5 s.
+    make run OPT=ax TASK=toy/bb SEEDS=2
 """
 from __future__ import annotations
 
@@ -68,7 +18,7 @@ from typing import Any, ClassVar
 
 from carps_like.isolation import quiet
 from carps_like.optimizer import Optimizer
-from carps_like.spaces import configuration_from_encoded
+from carps_like.spaces import configuration_from_encoded, dimensions, searched
 from carps_like.types import Status, TaskType, TrialInfo, TrialValue
 
 #: level of Ax's own stderr handler while Ax runs: warnings and errors only
@@ -109,39 +59,22 @@ def ax_parameters(configspace) -> tuple[list, dict[str, Any]]:
     """ConfigSpace space -> (Ax parameter configs, constants to add back to every config)."""
     _import_ax()
     from ax import ChoiceParameterConfig, RangeParameterConfig
-    from ConfigSpace.hyperparameters import (
-        CategoricalHyperparameter,
-        Constant,
-        FloatHyperparameter,
-        IntegerHyperparameter,
-        OrdinalHyperparameter,
-    )
 
+    dims, constants = searched(configspace)
     parameters: list = []
-    constants: dict[str, Any] = {}
-    for hp in configspace.values():
-        if isinstance(hp, Constant):
-            constants[hp.name] = hp.value
-        elif isinstance(hp, FloatHyperparameter):
-            parameters.append(RangeParameterConfig(name=hp.name, bounds=(float(hp.lower), float(hp.upper)),
-                                                   parameter_type="float", scaling="log" if hp.log else "linear"))
-        elif isinstance(hp, IntegerHyperparameter):
-            parameters.append(RangeParameterConfig(name=hp.name, bounds=(int(hp.lower), int(hp.upper)),
-                                                   parameter_type="int", scaling="log" if hp.log else "linear"))
-        elif isinstance(hp, CategoricalHyperparameter):
-            if len(hp.choices) == 1:
-                constants[hp.name] = hp.choices[0]
-            else:
-                parameters.append(ChoiceParameterConfig(name=hp.name, values=_category_values(hp),
-                                                        parameter_type="str", is_ordered=False))
-        elif isinstance(hp, OrdinalHyperparameter):
-            if len(hp.sequence) == 1:
-                constants[hp.name] = hp.sequence[0]
-            else:
-                parameters.append(ChoiceParameterConfig(name=hp.name, values=list(range(len(hp.sequence))),
-                                                        parameter_type="int", is_ordered=True))
-        else:
-            raise TypeError(f"Ax adapter cannot convert hyperparameter {hp.name!r} of type {type(hp).__name__}")
+    for d in dims:
+        if d.kind in ("float", "integer"):
+            kind = "float" if d.kind == "float" else "int"
+            parameters.append(RangeParameterConfig(name=d.name, bounds=(d.lower, d.upper), parameter_type=kind,
+                                                   scaling="log" if d.log else "linear"))
+        elif len(d.choices) == 1:  # Ax refuses one-value choices
+            constants[d.name] = d.choices[0]
+        elif d.kind == "categorical":
+            parameters.append(ChoiceParameterConfig(name=d.name, values=_category_values(d), parameter_type="str",
+                                                    is_ordered=False))
+        else:  # ordinal: the order index
+            parameters.append(ChoiceParameterConfig(name=d.name, values=list(range(len(d.choices))),
+                                                    parameter_type="int", is_ordered=True))
     return parameters, constants
 
 
@@ -149,11 +82,11 @@ def _all_strings(choices) -> bool:
     return all(isinstance(c, str) for c in choices)
 
 
-def _category_values(hp) -> list[str]:
+def _category_values(d) -> list[str]:
     """The choices when all are strings, else their indices as strings (Ax's choices share one type)."""
-    if _all_strings(hp.choices):
-        return list(hp.choices)
-    return [str(i) for i in range(len(hp.choices))]
+    if _all_strings(d.choices):
+        return list(d.choices)
+    return [str(i) for i in range(len(d.choices))]
 
 
 class Ax(Optimizer):
@@ -190,7 +123,7 @@ class Ax(Optimizer):
         _import_ax()
         from ax import Client
 
-        self._hps = dict(cs.items())
+        self._dims = dimensions(cs)
         self._repeats = None  # space copy for repeats once a fully discrete space is exhausted
         self._metrics = [f"c{i}" for i in range(len(task.objectives))]
         with _quiet_ax():
@@ -233,31 +166,23 @@ class Ax(Optimizer):
 
     def _to_ax(self, config) -> dict[str, Any]:
         """The inverse of `_to_config`: a Configuration -> Ax parameters."""
-        from ConfigSpace.hyperparameters import (
-            CategoricalHyperparameter,
-            IntegerHyperparameter,
-            OrdinalHyperparameter,
-        )
-
         params: dict[str, Any] = {}
         for name, value in config.items():  # plain Python types: Ax rejects numpy scalars (np.str_)
             if name in self._constants:
                 continue
-            hp = self._hps[name]
-            if isinstance(hp, CategoricalHyperparameter):
-                params[name] = str(value) if _all_strings(hp.choices) else str(hp.choices.index(value))
-            elif isinstance(hp, OrdinalHyperparameter):
-                params[name] = hp.sequence.index(value)
-            elif isinstance(hp, IntegerHyperparameter):
-                params[name] = int(value)
+            d = self._dims[name]
+            if d.kind == "categorical":
+                params[name] = str(value) if _all_strings(d.choices) else str(d.choices.index(value))
+            elif d.kind == "ordinal":
+                params[name] = d.choices.index(value)
             else:
-                params[name] = float(value)
+                params[name] = int(value) if d.kind == "integer" else float(value)
         return params
 
     def _to_config(self, params):
         # string choices travel as themselves, other choices as their index (see ax_parameters)
         return configuration_from_encoded(self.task.configspace, params, self._constants,
-                                          categorical_by_index=lambda hp: not _all_strings(hp.choices))
+                                          categorical_by_index=lambda d: not _all_strings(d.choices))
 
     def tell(self, trial_info: TrialInfo, trial_value: TrialValue) -> None:
         index = trial_info.native

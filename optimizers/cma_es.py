@@ -1,51 +1,10 @@
 """pycma (`cma` 4.x), Nikolaus Hansen's CMA-ES, through `CMAEvolutionStrategy.ask/tell`.
 
-Variants (black-box tasks only: pycma has no multi-objective or multi-fidelity method here):
+`cma_es` (restarts) and `cma_ipop` (IPOP: each restart doubles the population), bb tasks only; no
+categoricals. The search box, integer handling, generations, crashed trials (rejected) and
+seeding: docs/adapters.md#pycma-cma-es.
 
-* CMAES  cma_es    CMA-ES with pycma's default population size (4 + 3 ln d, more with integer
-                   variables), restarted (same population size) whenever pycma's termination
-                   criteria fire.
-* CMAES  cma_ipop  IPOP-CMA-ES: each restart doubles the population size (Auger & Hansen 2005).
-
-Decisions:
-
-* Spaces. CMA-ES searches a box in R^d. Float hyperparameters are coordinates in [0, 1]
-  (log floats on the log scale); sigma0 = 0.25 is a quarter of that width, pycma's advice.
-  Integer and ordinal hyperparameters use pycma's own integer handling (option
-  `integer_variables`: pycma rounds them in `ask`, keeps a minimum standard deviation so they
-  keep moving, and centres the mean): it needs them on the integer lattice, so they are
-  coordinates in [lower - 0.5, upper + 0.5] (ordinals: the order index in [-0.5, n - 0.5]; every
-  value gets a rounding interval of width 1), with per-coordinate step sizes (`CMA_stds`) of
-  their width. Log integers cannot live on the integer lattice: they are [0, 1] coordinates on
-  the log scale of [lower - 0.5, upper + 0.5], rounded. Categorical hyperparameters have no
-  order to search along and are not supported (tasks using them are refused). In one dimension
-  pycma 4.5 fails on its integer handling and on its std limits (a 1-vector is taken for a
-  scalar), so a lone integer/ordinal is searched continuously on its lattice box and rounded,
-  without std limits (restarts recover from a stalled step size). Constants are
-  added back; normal/beta floats and ints keep their bounds and lose their prior. No conditions,
-  no forbidden clauses. Bounds are pycma's (`BoundTransform`): asked points lie in the box.
-* Generations. `ask` hands out the members of pycma's population one by one; results are stored
-  and the population is told to pycma (`tell`) as soon as popsize of them succeeded. When every
-  member is out but the generation is not complete (crashes, or a batch larger than the
-  population), `ask` samples another member from the current distribution (`es.ask(1)`), so
-  batches of any size are sound: every member of a generation comes from that generation's
-  distribution. Members still pending when their generation was told are not told later (they
-  are kept by the runner; pycma's update uses the first popsize results).
-* Crashed trials. pycma's own way is rejection: `ask_and_eval` resamples a solution whose value
-  is NaN/None (infeasible) from the current distribution. A crash (or non-finite cost) is
-  therefore not told; the next `ask` draws its replacement. A region where everything crashes
-  thus keeps being resampled, as pycma would.
-* Restarts. When `es.stop()` reports a termination criterion (tolx, tolfun, tolflatfitness, ...),
-  a new ES starts from a uniformly random point of the box, with popsize multiplied by
-  `incpopsize` (1: cma_es, 2: cma_ipop) and the next seed, as `cma.fmin`'s restarts do. The
-  runner alone ends the run.
-* Seeding. pycma seeds and draws from the *global* numpy generator (`np.random.seed(seed)` in
-  the constructor, integer centering). Every pycma call runs inside a `GlobalRNGScope`, so runs
-  are reproducible and nothing else sees pycma's draws. pycma treats seed 0 (and None) as "seed
-  from the clock", so it gets run seed + 1.
-* Output. `verbose=-9` and `verb_log=0`: nothing is printed and no outcmaes/ files are written
-  (workdir is unused); warnings are discarded while pycma runs.
-* Speed. Under 1 ms per ask + tell in small dimensions (one eigendecomposition per generation).
+    make run OPT=cma_ipop TASK=bbob/f1_d5_i1 SEEDS=2
 """
 from __future__ import annotations
 
@@ -59,46 +18,41 @@ import numpy as np
 
 from carps_like.isolation import GlobalRNGScope, quiet
 from carps_like.optimizer import Optimizer
+from carps_like.spaces import searched
 from carps_like.types import Status, TaskType, TrialInfo, TrialValue
 
 
 class _Coordinate:
     """One search coordinate: its box, initial step size, and the map back to a hyperparameter value."""
 
-    def __init__(self, hp) -> None:
-        from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter, OrdinalHyperparameter
-
-        self.hp = hp
-        self.integer = False  # on the integer lattice (pycma's integer_variables)
-        if isinstance(hp, OrdinalHyperparameter):
-            self.kind, self.integer = "ordinal", True
-            self.lower, self.upper = -0.5, len(hp.sequence) - 0.5
-        elif isinstance(hp, IntegerHyperparameter) and not hp.log:
-            self.kind, self.integer = "integer", True
-            self.lower, self.upper = hp.lower - 0.5, hp.upper + 0.5
-        elif isinstance(hp, (FloatHyperparameter, IntegerHyperparameter)):
-            self.kind = "integer" if isinstance(hp, IntegerHyperparameter) else "float"
-            self.lower, self.upper = 0.0, 1.0
-            lo, hi = (hp.lower - 0.5, hp.upper + 0.5) if self.kind == "integer" else (hp.lower, hp.upper)
-            self._scale = (math.log(lo), math.log(hi)) if hp.log else (float(lo), float(hi))
+    def __init__(self, d) -> None:
+        if d.kind not in ("float", "integer", "ordinal"):
+            raise TypeError(f"pycma adapter cannot handle {d.kind} hyperparameter {d.name!r}")
+        self.hp = d  # its Dimension
+        # on the integer lattice (pycma's integer_variables): ordinals and integers on a linear scale
+        self.integer = d.kind == "ordinal" or (d.kind == "integer" and not d.log)
+        if d.kind == "ordinal":
+            self.lower, self.upper = -0.5, len(d.choices) - 0.5
+        elif self.integer:
+            self.lower, self.upper = d.lower - 0.5, d.upper + 0.5
         else:
-            raise TypeError(f"pycma adapter cannot handle hyperparameter {hp.name!r} of type {type(hp).__name__}")
+            self.lower, self.upper = 0.0, 1.0
+            lo, hi = (d.lower - 0.5, d.upper + 0.5) if d.kind == "integer" else (d.lower, d.upper)
+            self._scale = (math.log(lo), math.log(hi)) if d.log else (float(lo), float(hi))
 
     @property
     def width(self) -> float:
         return self.upper - self.lower
 
     def value(self, x: float) -> Any:
-        hp = self.hp
-        if self.kind == "ordinal":
-            return hp.sequence[min(max(int(round(x)), 0), len(hp.sequence) - 1)]
+        d = self.hp
+        if d.kind == "ordinal":
+            return d.choices[min(max(int(round(x)), 0), len(d.choices) - 1)]
         if not self.integer:
             a, b = self._scale
             x = a + min(max(float(x), 0.0), 1.0) * (b - a)
-            x = math.exp(x) if hp.log else x
-        if self.kind == "integer":
-            return min(max(int(round(x)), hp.lower), hp.upper)
-        return min(max(float(x), hp.lower), hp.upper)
+            x = math.exp(x) if d.log else x
+        return d.clip(x)
 
 
 class CMAES(Optimizer):
@@ -126,10 +80,8 @@ class CMAES(Optimizer):
         cs = task.configspace
         if cs.conditions or cs.forbidden_clauses:  # check_task refuses these first; guard direct use too
             raise ValueError("pycma supports neither conditional hyperparameters nor forbidden clauses")
-        from ConfigSpace.hyperparameters import Constant
-
-        self._constants = {hp.name: hp.value for hp in cs.values() if isinstance(hp, Constant)}
-        self._coords = [_Coordinate(hp) for hp in cs.values() if not isinstance(hp, Constant)]
+        dims, self._constants = searched(cs)
+        self._coords = [_Coordinate(d) for d in dims]
         if not self._coords:
             raise ValueError("CMA-ES needs at least one non-constant hyperparameter")
         if incpopsize < 1:

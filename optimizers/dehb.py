@@ -1,48 +1,9 @@
 """DEHB 0.1.1 (differential evolution + Hyperband, Awad et al. IJCAI 2021) through its ask/tell interface.
 
-Variants and task types:
+`dehb` runs on mf tasks only. Fidelity rounding, conditions, crashed trials and how DEHB's loguru
+set-up is kept away from the process: docs/adapters.md#dehb.
 
-* dehb   DEHB with eta 3 (DEHB's default)   mf
-
-DEHB is a multi-fidelity method only: with min == max fidelity it refuses to run (its authors
-point to plain DE instead), so no bb, mo or momf.
-
-Decisions:
-
-* Budget. `DEHB.ask()` never runs out: once every active bracket is pending or done it opens the
-  next Hyperband bracket (its iteration counter only limits its own `run()` loop, which is not
-  used), so the runner alone ends a run, also for time-only budgets.
-* Fidelities. DEHB's budgets are `max * eta**-k` inside [min, max]; they are rounded for integer
-  fidelities and clamped against float error (1 * 3**2 / 9 is 1.0000000000000002). The job dict
-  DEHB returned travels in `TrialInfo.native` back to `tell`, with DEHB's own fidelity.
-* Spaces. DEHB works on unit-cube vectors of a ConfigSpace space and decodes them itself: floats
-  and integers scaled (log when the hyperparameter is log-scaled; integers rounded), categoricals
-  and ordinals as index bins of [0, 1] (ordinals keep their order), constants fixed. Conditions
-  are native: decoding deactivates inactive hyperparameters (they are absent from configs).
-  Forbidden clauses are not: a mutant that violates one makes DEHB's own decoding raise, so they
-  are declared unsupported. Configs are rebuilt on the task's space with floats clamped to
-  their bounds (log decoding can overshoot by one ulp).
-* Crashed trials. DEHB has no failure status and an infinite fitness breaks its promotions
-  (`_get_promotion_candidate` indexes an empty candidate list when a whole rung is infinite), so
-  a crash is told as the worst cost seen so far (WorstCostImputer; crashes before the first
-  success are told with it). DEHB's "cost" field (only its own runtime bookkeeping) gets the
-  trial's measured time.
-* Seeding. DEHB draws from its own `np.random.default_rng(seed)` and from the space's generator
-  (initial populations via `sample_configuration`); it gets a private copy of the task's space
-  seeded with the run seed. No global generator is used, so no GlobalRNGScope is needed.
-* Logging and output. DEHB logs with loguru, and 0.1.1 changes loguru process-wide: importing it
-  calls `logger.configure(handlers=[stdout INFO])` (replacing every loguru handler of the
-  process), and every DEHB object adds a never-removed file sink (with a writer thread) that
-  receives all loguru messages of the process. The adapter (1) imports DEHB with loguru's
-  `configure` shadowed by a no-op for the duration of that import only (`_import_dehb`), and
-  (2) uses a DEHB subclass whose `_setup_logger` sends DEHB's messages to the standard-library
-  logger "dehb" instead of adding the file sink: nothing in loguru is changed, DEHB's info
-  messages are dropped and its warnings/errors reach stderr under the application's logging
-  configuration. DEHB's DeprecationWarnings (it uses ConfigSpace 0.x APIs) are silenced while it runs.
-  DEHB's state (incumbent.json, history.pkl, dehb_state.json, ...) is written to `workdir/dehb`
-  once on close (`save_freq: end`); without a workdir it goes to a temporary directory that
-  close removes.
-* Speed. About 3 ms per ask (no model), so DEHB is limited by the objective only.
+    make run OPT=dehb TASK=subset_mf SEEDS=2
 """
 from __future__ import annotations
 
@@ -56,6 +17,7 @@ from typing import Any, ClassVar
 from carps_like.crash_imputation import WorstCostImputer
 from carps_like.isolation import quiet
 from carps_like.optimizer import Optimizer
+from carps_like.spaces import dimensions
 from carps_like.types import TaskType, TrialInfo, TrialValue
 
 SAVE_FREQUENCIES = ("end", "incumbent", "step")
@@ -124,7 +86,7 @@ class DEHB(Optimizer):
         if save_freq not in SAVE_FREQUENCIES:
             raise ValueError(f"unknown save_freq {save_freq!r}; accepted: {', '.join(SAVE_FREQUENCIES)}")
         self._fid = fid
-        self._hps = dict(task.configspace.items())
+        self._dims = dimensions(task.configspace)
         self._imputer = WorstCostImputer()  # DEHB cannot learn from a crash: told as the worst cost so far
 
         self._tmpdir = None
@@ -169,13 +131,9 @@ class DEHB(Optimizer):
     def _to_config(self, dehb_config):
         """DEHB's Configuration (on its private space copy) -> a Configuration of the task's space."""
         from ConfigSpace import Configuration
-        from ConfigSpace.hyperparameters import FloatHyperparameter
 
-        values = dict(dehb_config)
-        for name, value in values.items():
-            hp = self._hps[name]
-            if isinstance(hp, FloatHyperparameter):
-                values[name] = min(max(float(value), hp.lower), hp.upper)
+        # floats clamped (log decoding can overshoot by an ulp), integers kept in bounds
+        values = {name: self._dims[name].clip(v) for name, v in dict(dehb_config).items()}
         return Configuration(self.task.configspace, values=values)  # validates against the space
 
     def tell(self, trial_info: TrialInfo, trial_value: TrialValue) -> None:

@@ -1,32 +1,9 @@
 """HEBO (Huawei's heteroscedastic evolutionary BO, NeurIPS 2020 BBO winner) through suggest/observe.
 
-* bb: `hebo.optimizers.hebo.HEBO` (GP + MACE acquisition, NSGA-II acquisition optimizer).
-* mo: `hebo.optimizers.general.GeneralBO` with num_obj > 1 (one GP per objective, NSGA-II over
-  the per-objective confidence bounds). HEBO has no multi-fidelity method, so no mf / momf.
+`hebo` runs HEBO on bb tasks and GeneralBO (one GP per objective) on mo tasks. Space conversion,
+private global-RNG states, quiet output and crashed trials: docs/adapters.md#hebo.
 
-Decisions:
-
-* Spaces. ConfigSpace -> HEBO DesignSpace: float -> num (log: pow), integer -> int
-  (log: pow_int), categorical -> cat over choice indices, ordinal -> int over the order index
-  (keeps the order), constants are added back; normal/beta floats and ints keep their bounds
-  and lose their prior. HEBO has no conditions and no forbidden clauses, so both are declared
-  unsupported and the runner refuses such tasks up front.
-* Seeding. HEBO draws from the *global* numpy, torch and `random` generators (space.sample,
-  np.random.choice, pymoo's NSGA-II, GP initialisation). The adapter keeps its own generator
-  states, seeded from the run seed, and swaps them in only while HEBO runs (`_hebo_scope`):
-  runs are reproducible, and nothing else in the process sees HEBO's draws or gets its global
-  state reset. pymoo >= 0.6.1 seeds NSGA-II/GA from OS entropy when no seed is given (HEBO gives
-  none), so the scope also hands pymoo a seed drawn from the adapter's generator (`_seeded`).
-  (Importing hebo also calls torch.set_num_threads(1) for the whole process.)
-* Output. HEBO's GP prints "jitter = ..." lines to stdout when a Cholesky needs jitter, and
-  numpy/gpytorch warn on degenerate fits that HEBO then handles itself; stdout is redirected and
-  warnings are ignored while HEBO runs, so runs stay quiet.
-* Crashed trials. HEBO cannot learn from NaN/inf (it silently drops them), so a crash is
-  observed with the worst cost seen so far among successful trials (per objective): the model
-  learns that the region is bad. Crashes before any success are held back and observed once the
-  first success gives a worst cost.
-* Speed. HEBO refits its GP and runs NSGA-II on every suggest: about 1 s per ask on 2 cores
-  (see docs/speed.md for measurements).
+    make run OPT=hebo TASK=bbob/f1_d5_i1 SEEDS=2 N_TRIALS=30
 """
 from __future__ import annotations
 
@@ -37,39 +14,27 @@ from typing import Any, ClassVar
 import numpy as np
 
 from carps_like.crash_imputation import WorstCostImputer
-from carps_like.optimizer import Optimizer
-from carps_like.spaces import configuration_from_encoded
 from carps_like.isolation import GlobalRNGScope, quiet
+from carps_like.optimizer import Optimizer
+from carps_like.spaces import configuration_from_encoded, searched
 from carps_like.types import TaskType, TrialInfo, TrialValue
+
+
+#: HEBO DesignSpace type of a float / integer dimension, by log scale
+NUMERIC_TYPES = {("float", False): "num", ("float", True): "pow", ("integer", False): "int", ("integer", True): "pow_int"}
 
 
 def design_space_records(configspace) -> tuple[list[dict], dict[str, Any]]:
     """ConfigSpace space -> (HEBO DesignSpace records, constants to add back to every config)."""
-    from ConfigSpace.hyperparameters import (
-        CategoricalHyperparameter,
-        Constant,
-        FloatHyperparameter,
-        IntegerHyperparameter,
-        OrdinalHyperparameter,
-    )
-
-    records: list[dict] = []
-    constants: dict[str, Any] = {}
-    for hp in configspace.values():
-        if isinstance(hp, Constant):
-            constants[hp.name] = hp.value
-        elif isinstance(hp, FloatHyperparameter):
-            kind = "pow" if hp.log else "num"
-            records.append({"name": hp.name, "type": kind, "lb": float(hp.lower), "ub": float(hp.upper)})
-        elif isinstance(hp, IntegerHyperparameter):
-            kind = "pow_int" if hp.log else "int"
-            records.append({"name": hp.name, "type": kind, "lb": int(hp.lower), "ub": int(hp.upper)})
-        elif isinstance(hp, CategoricalHyperparameter):
-            records.append({"name": hp.name, "type": "cat", "categories": [str(i) for i in range(len(hp.choices))]})
-        elif isinstance(hp, OrdinalHyperparameter):
-            records.append({"name": hp.name, "type": "int", "lb": 0, "ub": len(hp.sequence) - 1})
+    dims, constants = searched(configspace)
+    records = []
+    for d in dims:
+        if d.kind == "categorical":  # over the choice indices
+            records.append({"name": d.name, "type": "cat", "categories": [str(i) for i in range(len(d.choices))]})
+        elif d.kind == "ordinal":  # the order index
+            records.append({"name": d.name, "type": "int", "lb": 0, "ub": len(d.choices) - 1})
         else:
-            raise TypeError(f"HEBO adapter cannot convert hyperparameter {hp.name!r} of type {type(hp).__name__}")
+            records.append({"name": d.name, "type": NUMERIC_TYPES[d.kind, d.log], "lb": d.lower, "ub": d.upper})
     return records, constants
 
 

@@ -1,48 +1,10 @@
 """Nevergrad (1.0.x) through its ask/tell interface; one base adapter, one small subclass per variant.
 
-Shipped variants (nevergrad registry name) and the task types each really supports:
+Variants: `ng_cma` ("CMA"), `ng_de` ("TwoPointsDE"), `ng_pso` ("PSO"), each on bb and mo tasks
+(nevergrad scalarizes the losses by hypervolume). Spaces, budget hint, seeding and crashed
+trials: docs/adapters.md#nevergrad.
 
-* NevergradCMA    ng_cma    "CMA" (pycma inside nevergrad)              bb, mo
-* NevergradDE     ng_de     "TwoPointsDE" (differential evolution)      bb, mo
-* NevergradPSO    ng_pso    "PSO" (particle swarm)                      bb, mo
-
-Multi-objective: `tell` takes the vector of losses; nevergrad scalarizes it by the hypervolume
-gain over its Pareto archive (reference point bounded from the first evaluations), so every
-variant runs unchanged on mo tasks (the adapter declares the number of objectives up front:
-nevergrad's "CMA" picks its pycma settings from it). Nevergrad has no fidelity: no mf/momf.
-
-Decisions:
-
-* NGOpt is not shipped: at small budgets it selects deterministic local methods (same trials
-  for every seed), which the conformance suite rejects.
-* Spaces. ConfigSpace -> `ng.p.Dict`: float -> `ng.p.Scalar(lower, upper)` (log: `ng.p.Log`),
-  integer -> the same with `set_integer_casting()`, categorical -> `ng.p.Choice`, ordinal ->
-  `ng.p.TransitionChoice` (mutations move to neighbouring levels: the order is kept); constants
-  are added back; normal/beta floats and ints keep their bounds and lose their prior. No
-  conditions and no forbidden clauses (nevergrad has neither; declared unsupported).
-* Budget. Nevergrad optimizers take the number of evaluations as a hint (nevergrad's "CMA"
-  picks its pycma settings from it, the space and the noise flag); it is the task's n_trials.
-  Time-only tasks give `budget_hint` instead (None: unknown, which CMA, DE and PSO accept).
-  The runner alone stops the run: past the hint, nevergrad keeps proposing.
-* Seeding. Nevergrad draws from `parametrization.random_state`, set from the run seed, but
-  also from the *global* numpy generator in places (DE's crossover). Every nevergrad call runs
-  inside a `GlobalRNGScope` (a private global state seeded from the run seed), so runs are
-  reproducible and nothing else sees the draws; importing nevergrad draws too, so the first
-  import happens inside a throwaway scope.
-* Crashed trials. Nevergrad has no failure state. A crash (or a non-finite cost) is told with
-  the worst cost seen so far among successful trials, per objective (as for SMAC and HEBO).
-  Before any success there is no worst cost: a single-objective crash is then told at once as
-  inf, which nevergrad clips to 5e20 (its own convention for failed points); a multi-objective
-  crash is held back until the first success (an infinite loss vector would make the
-  hypervolume reference point infinite), which is safe because CMA, DE and PSO accept pending
-  asks.
-* Batches. `num_workers` (default 1: the runner evaluates sequentially) is nevergrad's own
-  parallelism setting. CMA, DE and PSO accept any number of pending asks (extra asks sample from
-  the current population/distribution), so n asks are a batch.
-* Output. Nothing is written; stdout and warnings (e.g. LossTooLargeWarning, pycma's
-  InjectionWarning) are discarded while nevergrad runs.
-* Speed. About 4 ms (DE, PSO) to 7 ms (CMA) of nevergrad overhead per ask + tell on 2 cores;
-  importing nevergrad takes about 1.5 s once per process.
+    make run OPT=ng_de TASK=subset_bb SEEDS=2
 """
 from __future__ import annotations
 
@@ -56,6 +18,7 @@ import numpy as np
 from carps_like.crash_imputation import WorstCostImputer
 from carps_like.isolation import GlobalRNGScope, quiet
 from carps_like.optimizer import Optimizer
+from carps_like.spaces import dimensions, searched
 from carps_like.types import Status, TaskType, TrialInfo, TrialValue
 
 BB_MO = frozenset({TaskType.BLACKBOX, TaskType.MULTI_OBJECTIVE})
@@ -77,29 +40,16 @@ def _import_nevergrad():
 def parametrization(configspace):
     """ConfigSpace space -> (nevergrad `ng.p.Dict`, constants to add back to every config)."""
     ng = _import_nevergrad()
-    from ConfigSpace.hyperparameters import (
-        CategoricalHyperparameter,
-        Constant,
-        FloatHyperparameter,
-        IntegerHyperparameter,
-        OrdinalHyperparameter,
-    )
-
+    dims, constants = searched(configspace)
     params: dict[str, Any] = {}
-    constants: dict[str, Any] = {}
-    for hp in configspace.values():
-        if isinstance(hp, Constant):
-            constants[hp.name] = hp.value
-        elif isinstance(hp, (FloatHyperparameter, IntegerHyperparameter)):
-            Kind = ng.p.Log if hp.log else ng.p.Scalar
-            param = Kind(lower=float(hp.lower), upper=float(hp.upper))
-            params[hp.name] = param.set_integer_casting() if isinstance(hp, IntegerHyperparameter) else param
-        elif isinstance(hp, CategoricalHyperparameter):
-            params[hp.name] = ng.p.Choice(list(hp.choices))
-        elif isinstance(hp, OrdinalHyperparameter):
-            params[hp.name] = ng.p.TransitionChoice(list(hp.sequence))
+    for d in dims:
+        if d.kind == "categorical":
+            params[d.name] = ng.p.Choice(list(d.choices))
+        elif d.kind == "ordinal":  # mutations move to neighbouring levels
+            params[d.name] = ng.p.TransitionChoice(list(d.choices))
         else:
-            raise TypeError(f"nevergrad adapter cannot convert hyperparameter {hp.name!r} of type {type(hp).__name__}")
+            param = (ng.p.Log if d.log else ng.p.Scalar)(lower=float(d.lower), upper=float(d.upper))
+            params[d.name] = param.set_integer_casting() if d.kind == "integer" else param
     if not params:
         raise ValueError("nevergrad needs at least one non-constant hyperparameter")
     return ng.p.Dict(**params), constants
@@ -138,7 +88,7 @@ class Nevergrad(Optimizer):
             raise ValueError("no nevergrad optimizer given: set `optimizer` or use a subclass that sets it")
         if name not in ng.optimizers.registry:
             raise ValueError(f"unknown nevergrad optimizer {name!r}")
-        self._hps = {hp.name: hp for hp in cs.values()}
+        self._dims = dimensions(cs)
         self._n_obj = len(task.objectives)
         self._imputer = WorstCostImputer()
         # two independent streams from the run seed: nevergrad's own generator and the global scope
@@ -169,16 +119,9 @@ class Nevergrad(Optimizer):
 
     def _to_config(self, values: dict):
         from ConfigSpace import Configuration
-        from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 
-        config: dict[str, Any] = dict(self._constants)
-        for name, value in values.items():
-            hp = self._hps[name]
-            if isinstance(hp, FloatHyperparameter):
-                value = min(max(float(value), hp.lower), hp.upper)  # Log's exp(log(x)) may leave the bounds by an ulp
-            elif isinstance(hp, IntegerHyperparameter):
-                value = min(max(int(round(float(value))), hp.lower), hp.upper)
-            config[name] = value
+        # Log's exp(log(x)) may leave the bounds by an ulp
+        config = {**self._constants, **{name: self._dims[name].clip(v) for name, v in values.items()}}
         return Configuration(self.task.configspace, values=config)  # validates against the space
 
     def tell(self, trial_info: TrialInfo, trial_value: TrialValue) -> None:

@@ -1,66 +1,10 @@
-"""Optuna (5.x) through its ask-and-tell interface; one base adapter, one small subclass per variant.
+"""Optuna (5.x) through its ask-and-tell interface; one base adapter, one small subclass per sampler.
 
-Variants and the task types each really supports:
+Variants: `optuna_tpe`, `optuna_nsga2` (bb, mo), `optuna_motpe` (mo), `optuna_cmaes` (bb),
+`optuna_tpe_hyperband` (mf); `optuna` picks one per task type. Define-by-run conditional spaces,
+crashed trials (told FAIL), the Hyperband rungs and seeding: docs/adapters.md#optuna.
 
-* OptunaTPE            TPESampler (multivariate, group-decomposed)            bb, mo
-* OptunaMOTPE          TPESampler with Optuna's multi-objective settings      mo
-* OptunaNSGAII         NSGAIISampler (genetic algorithm; 1 objective = GA)     bb, mo
-* OptunaCmaEs          CmaEsSampler (categoricals: independent RandomSampler)  bb
-* OptunaTPEHyperband   TPESampler + HyperbandPruner over the task's fidelity   mf
-
-Optuna's pruners do not support multi-objective studies, so there is no momf variant.
-
-Decisions:
-
-* Study. One in-memory study per run (`create_study(storage=None)`: nothing is written, `workdir`
-  is unused), all objectives minimized (the runner hands over costs). The study name is fixed
-  from the seed: HyperbandPruner assigns brackets by a hash of study name and trial number, so
-  Optuna's default (a random uuid name) would make pruning irreproducible.
-* Spaces. Optuna is define-by-run, so conditional spaces are native: hyperparameters are
-  suggested in ConfigSpace's topological order (`configspace.keys()`), and only those whose
-  parent conditions hold on the partial configuration (ConfigSpace's own vector test, with NaN
-  for inactive parents) are suggested; inactive ones are absent. Float -> suggest_float, integer
-  -> suggest_int (log=True for log hyperparameters: Optuna samples them in log space),
-  categorical -> suggest_categorical over choice indices (any ConfigSpace choice type works;
-  weights are dropped), ordinal -> suggest_int over the order index (keeps the order, which a
-  categorical would lose, and CMA-ES can model it), constants are added without a suggest.
-  Normal/beta priors are dropped (bounds kept). Optuna has no forbidden clauses: declared
-  unsupported. How each sampler handles conditional parameters: TPE with group=True models each
-  group of co-occurring parameters jointly; NSGA-II and CMA-ES model the parameters present in
-  every trial (Optuna's intersection search space) and sample the others with their independent
-  sampler (RandomSampler, seeded).
-* Crashed trials. Told as `TrialState.FAIL`, Optuna's native failure state: every sampler
-  ignores failed trials (they never enter TPE's densities, the NSGA-II population or a CMA-ES
-  generation), which is how Optuna is meant to handle them; no imputation. A non-finite cost is
-  told as FAIL as well. Consequence: no sampler learns to avoid a crashing region, and TPE is
-  even drawn into it (no bad observations there, so l(x)/g(x) is high): on toy/bb with
-  crash_above=0 (optimum inside the crash region) 68 of 80 TPE trials crashed, against about
-  half for random search, CMA-ES and NSGA-II. That is Optuna's real behaviour with raising
-  objectives, so it is what this adapter benchmarks.
-* Multi-fidelity (OptunaTPEHyperband). Optuna's pruners stop an iterative trial early; here each
-  Optuna trial climbs geometric rungs of the task's fidelity (Hyperband's budgets
-  max * eta^-i down to >= min, rounded for integer fidelities). ask() continues a live trial at
-  its next rung (deepest first) before it asks Optuna for a new trial; tell() reports the cost
-  as the intermediate value at step eta^i (min_resource 1, max_resource eta^(rungs-1), so
-  Optuna's rung schedule is exactly the fidelity rungs) and asks `should_prune()`: a pruned
-  trial is told PRUNED (TPE still learns from it, ranked by its last step), a trial reaching the
-  maximum fidelity is told COMPLETE. Every rung is a separate evaluation charged by the runner.
-  Optuna's pruners assume a trial trains through every step, so trials of higher brackets (never
-  pruned below their bracket's first rung) still run the lower rungs; skipping those would need
-  the pruner's private bracket assignment.
-  Several trials may be in flight at different rungs (Optuna's successive halving is
-  asynchronous, each trial has one rung pending at a time), so batch asks are sound.
-* Batches. ask() registers a RUNNING trial; TPE's constant liar (on) treats running trials as
-  bad, NSGA-II and CMA-ES draw independent children / candidates of the current generation, so n
-  asks are a batch.
-* Seeding. Each sampler gets the run seed (its independent RandomSampler too); Optuna draws from
-  its own generators only, so runs are reproducible and global RNG state is untouched. Traces
-  are identical across processes too, whatever PYTHONHASHSEED (checked for every variant).
-* Quiet. Optuna logs every trial at INFO on its own "optuna" logger (with its own handler);
-  the level is raised to ERROR only while Optuna runs and restored after. ExperimentalWarning
-  (e.g. TPE's `group`) is ignored per call, not globally.
-* Speed. Optimizer time per trial at 200 trials (2 cores): TPE about 7 ms (mixed conditional
-  space, group), MOTPE about 3 ms, TPE + Hyperband about 3 ms, NSGA-II and CMA-ES under 1 ms.
+    make run OPT=optuna_tpe TASK=subset_bb SEEDS=2
 """
 from __future__ import annotations
 
@@ -72,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from carps_like.optimizer import Optimizer
+from carps_like.spaces import dimensions
 from carps_like.types import Status, TaskType, TrialInfo, TrialValue
 
 #: Optuna's own logger: silenced (ERROR) while Optuna runs
@@ -100,34 +45,24 @@ def suggest_config(trial, configspace) -> dict[str, Any]:
     Returns the configuration's values (ConfigSpace values; inactive hyperparameters absent).
     """
     import numpy as np
-    from ConfigSpace.hyperparameters import (
-        CategoricalHyperparameter,
-        Constant,
-        FloatHyperparameter,
-        IntegerHyperparameter,
-        OrdinalHyperparameter,
-    )
 
     vector = np.full(len(configspace), np.nan)  # ConfigSpace's encoding; NaN = inactive / not yet set
     values: dict[str, Any] = {}
-    for name, hp in configspace.items():  # topological order: parents before children
+    for name, d in dimensions(configspace).items():  # topological order: parents before children
         if not all(c.satisfied_by_vector(vector) for c in configspace.parent_conditions_of[name]):
             continue
-        if isinstance(hp, Constant):
-            value = hp.value
-        elif isinstance(hp, FloatHyperparameter):
-            lower, upper = float(hp.lower), float(hp.upper)
-            value = min(max(trial.suggest_float(name, lower, upper, log=bool(hp.log)), lower), upper)
-        elif isinstance(hp, IntegerHyperparameter):
-            value = trial.suggest_int(name, int(hp.lower), int(hp.upper), log=bool(hp.log))
-        elif isinstance(hp, CategoricalHyperparameter):
-            value = hp.choices[trial.suggest_categorical(name, list(range(len(hp.choices))))]
-        elif isinstance(hp, OrdinalHyperparameter):
-            value = hp.sequence[trial.suggest_int(name, 0, len(hp.sequence) - 1)]
-        else:
-            raise TypeError(f"Optuna adapter cannot convert hyperparameter {name!r} of type {type(hp).__name__}")
+        if d.kind == "constant":
+            value = d.value
+        elif d.kind == "float":
+            value = d.clip(trial.suggest_float(name, d.lower, d.upper, log=d.log))
+        elif d.kind == "integer":
+            value = trial.suggest_int(name, d.lower, d.upper, log=d.log)
+        elif d.kind == "categorical":  # over the choice indices: any choice type works
+            value = d.choices[trial.suggest_categorical(name, list(range(len(d.choices))))]
+        else:  # ordinal: the order index
+            value = d.choices[trial.suggest_int(name, 0, len(d.choices) - 1)]
         values[name] = value
-        vector[configspace.index_of[name]] = hp.to_vector(value)
+        vector[configspace.index_of[name]] = configspace[name].to_vector(value)
     return values
 
 

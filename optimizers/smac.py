@@ -1,37 +1,10 @@
-"""SMAC3 (smac 2.x) through its ask/tell interface; one base adapter, one small subclass per variant.
+"""SMAC3 (smac 2.x) through its ask/tell interface; one base adapter, one small subclass per facade.
 
-Variants (facade + multi-objective algorithm) and the task types each really supports:
+Variants: `smac_bb`, `smac_hpo` (bb), `smac_hyperband`, `smac_mf` (mf), `smac_mo` (mo), `smac_momf`
+(momf); `smac` picks one per task type. Budget, crashed trials, reproducibility and output are
+described in docs/adapters.md#smac3.
 
-* SMACBlackBox            BlackBoxFacade (GP)                          bb
-* SMACHPO                 HyperparameterOptimizationFacade (RF)         bb
-* SMACHyperband           HyperbandFacade (random configs + Hyperband)  mf
-* SMACMultiFidelity       MultiFidelityFacade (RF + Hyperband)          mf
-* SMACParEGO              HPO facade + ParEGO scalarization             mo
-* SMACMultiFidelityParEGO MultiFidelityFacade + ParEGO                  momf
-
-Decisions (see also docs/optimizers.md):
-
-* Budget. SMAC counts trials, the runner counts full-fidelity equivalents. The scenario's
-  n_trials only sizes SMAC's initial design (at most 25 % of n_trials); SMAC's ask() never stops
-  at n_trials (its config selector generates configurations endlessly), so the runner alone
-  decides when a run ends, also for time-only budgets. For multi-fidelity tasks n_trials is
-  SMAC's own conversion of the total budget into Hyperband trials
-  (`get_n_trials_for_hyperband_multifidelity`); without an n_trials budget it is a large number.
-* Crashed trials. SMAC's own runner reports a crash with `scenario.crash_cost` (default inf), and
-  an infinite cost breaks SMAC's models ("Input y contains NaN" on the next model fit). So a
-  crash (or a non-finite cost) is told as status CRASHED with the worst cost seen so far among
-  successful trials (per objective): the model learns the region is bad, the intensifier never
-  prefers it. Crashes that happen before any success are held back (SMAC sees them as running)
-  and told as soon as the first success gives a worst cost.
-* Reproducibility. Same seed, same process: identical trials. Across processes SMAC 2.4.1 is
-  reproducible only with a fixed PYTHONHASHSEED: its local search orders start points through a
-  `set` of Configurations, whose hash is the hash of their repr (a str).
-* Spaces. SMAC gets a private copy of the task's space: facades call `configspace.seed()` and
-  sample from it, which must not touch the task (runs never share state).
-* Output. SMAC writes its run history to `workdir/smac3/run/<seed>` (a temporary directory when no
-  workdir is given, removed on close). `save_every_tell: false` (default) writes it once on close
-  instead of after each tell, which would rewrite the whole history every trial (O(n^2)); the
-  runner's own store keeps every trial as it happens either way.
+    make run OPT=smac TASK=subset_mf SEEDS=2
 """
 from __future__ import annotations
 

@@ -30,21 +30,9 @@ sys.path.insert(0, str(ROOT / "perf"))
 
 import overhead  # perf/overhead.py: bare_loop, harness
 
-from carps_like.requirements import unmet_requirement  # noqa: E402
+from carps_like.catalog import collections
+from carps_like.requirements import unmet_requirement
 
-COLLECTIONS = {  # name -> module
-    "bbob": "benchmarks.bbob",
-    "bbobmixint": "benchmarks.bbob_mixint",
-    "mfbbob": "benchmarks.mf_bbob",
-    "pymoo": "benchmarks.pymoo_mo",
-    "mfsynth": "benchmarks.mf_synthetic",
-    "momfsynth": "benchmarks.momf_synthetic",
-    "toy": "benchmarks.toy",
-    "sklearn": "benchmarks.sklearn_ml",
-    "lmscaling": "benchmarks.lm.scaling",
-    "tinylm": "benchmarks.lm.tinylm",
-    "tinylm-live": "benchmarks.lm.live",
-}
 SLOW = {"sklearn": (2, 3), "tinylm-live": (1, 2)}  # collection -> (tasks, evaluations per mode)
 
 
@@ -109,12 +97,11 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = []
-    for name, module in COLLECTIONS.items():
-        if not (ROOT / (module.replace(".", "/") + ".py")).exists():
-            print(f"({name}: {module} not present, skipped)")
-            continue
+    for module in collections():
+        declared = importlib.import_module(module).task_specs()
+        name = declared[0].id.split("/", 1)[0]
         # tasks this machine cannot run (e.g. CUDA-only) are left out, as studies leave them out
-        specs = [s for s in importlib.import_module(module).task_specs() if unmet_requirement(s.requires) is None]
+        specs = [s for s in declared if unmet_requirement(s.requires) is None]
         k, n, repeats = (*SLOW[name], 1) if name in SLOW else (args.tasks, args.batch, args.repeats)
         chosen = sample_specs(specs, k)
         results = [(s.id, measure(s, n, repeats)) for s in chosen]

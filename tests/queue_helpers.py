@@ -1,12 +1,10 @@
-"""Shared pieces of the experiment-queue tests (SQLite and PostgreSQL run the same scenarios)."""
+"""Shared pieces of the experiment-queue tests (tests/test_queue.py, test_queue_trust.py) and perf/queue_scaling.py."""
 from __future__ import annotations
 
 import copy
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -73,72 +71,3 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.1)
-
-
-def kill_mid_run_then_reclaim(url: str, tmp_path: Path) -> None:
-    """kill -9 a worker after it recorded some trials; another worker reclaims the cell after the
-    heartbeat timeout and completes it; the dead worker's trials stay, superseded."""
-    engine = register(url, "s", toy_cells(n_trials=40, delay=0.05))
-    w1 = start_worker(url, "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3", log=tmp_path / "w1.log")
-    wait_for(lambda: sum(trial_counts(engine).values()) >= 5, 120, "the first worker's trials")
-    os.kill(w1.pid, signal.SIGKILL)
-    w1.wait()
-    dead = dict(trial_counts(engine))
-    (cell,) = cell_rows(engine)
-    assert cell.status == "running" and cell.attempt == 1
-    w2 = subprocess.run(worker_cmd(url, "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3", "--wait",
-                                   "--max-cells", "1"), cwd=REPO, capture_output=True, text=True, timeout=240)
-    assert w2.returncode == 0, w2.stdout[-2000:] + w2.stderr[-2000:]
-    assert "reclaimed" in w2.stdout
-    (cell,) = cell_rows(engine)
-    assert cell.status == "complete" and cell.attempt == 2
-    counts = trial_counts(engine)
-    assert counts[(cell.id, 1)] == dead[(cell.id, 1)] >= 5  # the dead worker's trials are kept
-    assert counts[(cell.id, 2)] == 40
-    kinds = [e.kind for e in event_rows(engine)]
-    assert kinds == ["claim", "reclaim", "complete"], kinds
-    # the analysis sees one complete run with the final attempt's 40 trials
-    from analysis.gather import gather
-
-    g = gather([url])
-    assert len(g.runs) == 1 and g.runs.iloc[0]["status"] == "complete" and len(g.trials) == 40
-    engine.dispose()
-
-
-def many_workers_no_double_claim(url: str, n_cells: int = 24, n_workers: int = 6) -> None:
-    """Several worker processes on one small study: every cell is claimed once and completed once."""
-    engine = register(url, "s", toy_cells(n_tasks=n_cells // 2, seeds=(1, 2), n_trials=3))
-    procs = [start_worker(url, "--heartbeat-timeout", "120") for _ in range(n_workers)]
-    for p in procs:
-        assert p.wait(timeout=300) == 0
-    rows = cell_rows(engine)
-    assert len(rows) == n_cells and all(r.status == "complete" and r.attempt == 1 for r in rows)
-    evs = event_rows(engine)
-    claims = [e.cell_id for e in evs if e.kind == "claim"]
-    assert sorted(claims) == sorted(r.id for r in rows)  # each exactly once
-    assert sorted(e.cell_id for e in evs if e.kind == "complete") == sorted(r.id for r in rows)
-    assert len({e.worker for e in evs if e.kind == "claim"}) >= 2  # the work was really shared
-    assert all(n == 3 for n in trial_counts(engine).values())
-    engine.dispose()
-
-
-def threads_claim_exclusively(url: str, n_threads: int = 8) -> None:
-    """Threads, each with its own engine (own connections), race for 60 cells: each cell once."""
-    register(url, "s", toy_cells(n_tasks=30, seeds=(1, 2))).dispose()
-    got: dict[str, list[int]] = {}
-
-    def grab(name):
-        engine = make_engine(url)
-        got[name] = []
-        while (c := Q.claim(engine, name, "s")) is not None:
-            got[name].append(c.cell_id)
-        engine.dispose()
-
-    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(n_threads)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    claimed = sorted(cid for ids in got.values() for cid in ids)
-    assert len(claimed) == 60 and len(set(claimed)) == 60  # every cell once, none twice
-    assert sum(1 for ids in got.values() if ids) >= 2

@@ -1,7 +1,6 @@
 """make compare: its statistics on hand-made score tables and its refusal of unfair comparisons."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd

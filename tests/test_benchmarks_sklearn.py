@@ -21,7 +21,7 @@ from benchmarks.sklearn_ml import (
     SklearnTask,
     load_dataset,
 )
-from carps_like.catalog import COLLECTIONS
+from carps_like.catalog import collections
 from carps_like.objective import describe
 from carps_like.types import TaskType
 
@@ -47,7 +47,7 @@ def _random_config(obj, seed: int = 3):
 
 
 def test_registered_ids_unique_well_formed_and_counted():
-    assert "benchmarks.sklearn_ml" in COLLECTIONS
+    assert "benchmarks.sklearn_ml" in collections()
     ids = [s.id for s in SPECS]
     assert len(ids) == len(set(ids))
     assert ids == [s.id for s in sklearn_ml.task_specs()]  # stable order

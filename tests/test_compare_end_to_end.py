@@ -104,7 +104,7 @@ def test_a_batched_optimizer_is_compared_under_its_batch_label(tmp_path):
                           "--runs", str(tmp_path / "runs")], cwd=REPO, capture_output=True, text=True)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    assert "[compare] randomsearch_q4 on the dev subsets of mo" in res.stdout
+    assert "[compare] plan: randomsearch_q4 on 15 dev tasks (mo 15) x 1 seeds = 15 runs" in res.stdout, res.stdout
     assert "[compare] mo: randomsearch_q4 mean rank" in res.stdout
     readme = (tmp_path / "compare" / "README.md").read_text()
     assert "randomsearch_q4 (new)" in readme and "| randomsearch |" in readme

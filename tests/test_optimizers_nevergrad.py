@@ -87,7 +87,7 @@ def test_declarations_and_refusals():
             cls.check_task(toy_task(extra=["categorical", "conditional"]))
         with pytest.raises(IncompatibleError, match="forbidden"):
             cls.check_task(toy_task(extra=["forbidden"]))
-    assert "ng_ngopt" not in registry.optimizers()  # see the module docstring
+    assert "ng_ngopt" not in registry.optimizers()  # see docs/adapters.md#nevergrad
 
 
 def test_base_class_needs_an_optimizer_name():

@@ -1,6 +1,8 @@
-"""Experiment queue on SQLite (WAL): registration, atomic claims, heartbeats, reclaim after kill -9,
-release on SIGTERM, zombie workers, same results as `make run`, analysis from the database, and
-clear errors for unwritable results. The PostgreSQL twin is tests/test_queue_postgres.py."""
+"""Experiment queue: registration, atomic claims, heartbeats, reclaim after kill -9, release on
+SIGTERM, zombie workers, same results as `make run`, analysis from the database, and clear errors
+for unwritable results. Tests taking `any_url` run on SQLite (WAL) and on a real PostgreSQL server
+on loopback (tests/pg_server.py; `make test` installs Debian's postgresql, and without it those
+runs skip with the reason); a database restart in the middle of a study is PostgreSQL's alone."""
 from __future__ import annotations
 
 import json
@@ -8,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -16,11 +19,8 @@ from queue_helpers import (
     REPO,
     cell_rows,
     event_rows,
-    kill_mid_run_then_reclaim,
-    many_workers_no_double_claim,
     register,
     start_worker,
-    threads_claim_exclusively,
     toy_cells,
     trial_counts,
     wait_for,
@@ -34,7 +34,14 @@ from carps_like.queue.db import cells, make_engine
 
 @pytest.fixture
 def url(tmp_path):
+    """A SQLite queue in the test's directory."""
     return f"sqlite:///{tmp_path / 'queue.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request, url):
+    """The queue on each backend; the PostgreSQL run skips with the reason where it is not installed."""
+    return url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
 
 
 def test_register_is_idempotent_and_refuses_another_budget(url):
@@ -45,13 +52,43 @@ def test_register_is_idempotent_and_refuses_another_budget(url):
     assert Q.counts(engine) == {"s": {"pending": 3}}
 
 
-def test_claims_are_exclusive_under_concurrency(url):
-    """Eight threads, each with its own engine (own connections), race for 60 cells."""
-    threads_claim_exclusively(url)
+def test_claims_are_exclusive_under_concurrency(any_url):
+    """Eight threads, each with its own engine (own connections), race for 60 cells: each cell once."""
+    register(any_url, "s", toy_cells(n_tasks=30, seeds=(1, 2))).dispose()
+    got: dict[str, list[int]] = {}
+
+    def grab(name):
+        engine = make_engine(any_url)
+        got[name] = []
+        while (c := Q.claim(engine, name, "s")) is not None:
+            got[name].append(c.cell_id)
+        engine.dispose()
+
+    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = sorted(cid for ids in got.values() for cid in ids)
+    assert len(claimed) == 60 and len(set(claimed)) == 60  # every cell once, none twice
+    assert sum(1 for ids in got.values() if ids) >= 2
 
 
-def test_many_worker_processes_never_claim_the_same_cell(url):
-    many_workers_no_double_claim(url)
+def test_many_worker_processes_never_claim_the_same_cell(any_url):
+    """Six worker processes on one small study: every cell is claimed once and completed once."""
+    engine = register(any_url, "s", toy_cells(n_tasks=12, seeds=(1, 2), n_trials=3))
+    procs = [start_worker(any_url, "--heartbeat-timeout", "120") for _ in range(6)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0
+    rows = cell_rows(engine)
+    assert len(rows) == 24 and all(r.status == "complete" and r.attempt == 1 for r in rows)
+    evs = event_rows(engine)
+    claims = [e.cell_id for e in evs if e.kind == "claim"]
+    assert sorted(claims) == sorted(r.id for r in rows)  # each exactly once
+    assert sorted(e.cell_id for e in evs if e.kind == "complete") == sorted(r.id for r in rows)
+    assert len({e.worker for e in evs if e.kind == "claim"}) >= 2  # the work was really shared
+    assert all(n == 3 for n in trial_counts(engine).values())
+    engine.dispose()
 
 
 def test_worker_results_equal_make_run(url, tmp_path):
@@ -88,8 +125,62 @@ def test_zombie_worker_cannot_heartbeat_or_finish(url):
     assert (row.status, row.attempt, row.worker) == ("complete", 2, "B")
 
 
-def test_killed_worker_cell_is_reclaimed_and_completed(url, tmp_path):
-    kill_mid_run_then_reclaim(url, tmp_path)
+def test_killed_worker_cell_is_reclaimed_and_completed(any_url, tmp_path):
+    """kill -9 a worker after it recorded some trials; another worker reclaims the cell after the
+    heartbeat timeout and completes it; the dead worker's trials stay, superseded."""
+    url = any_url
+    engine = register(url, "s", toy_cells(n_trials=40, delay=0.05))
+    w1 = start_worker(url, "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3", log=tmp_path / "w1.log")
+    wait_for(lambda: sum(trial_counts(engine).values()) >= 5, 120, "the first worker's trials")
+    os.kill(w1.pid, signal.SIGKILL)
+    w1.wait()
+    dead = dict(trial_counts(engine))
+    (cell,) = cell_rows(engine)
+    assert cell.status == "running" and cell.attempt == 1
+    w2 = subprocess.run(worker_cmd(url, "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3", "--wait",
+                                   "--max-cells", "1"), cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert w2.returncode == 0, w2.stdout[-2000:] + w2.stderr[-2000:]
+    assert "reclaimed" in w2.stdout
+    (cell,) = cell_rows(engine)
+    assert cell.status == "complete" and cell.attempt == 2
+    counts = trial_counts(engine)
+    assert counts[(cell.id, 1)] == dead[(cell.id, 1)] >= 5  # the dead worker's trials are kept
+    assert counts[(cell.id, 2)] == 40
+    kinds = [e.kind for e in event_rows(engine)]
+    assert kinds == ["claim", "reclaim", "complete"], kinds
+    # the analysis sees one complete run with the final attempt's 40 trials
+    from analysis.gather import gather
+
+    g = gather([url])
+    assert len(g.runs) == 1 and g.runs.iloc[0]["status"] == "complete" and len(g.trials) == 40
+    engine.dispose()
+
+
+def test_database_restart_during_a_study(postgres_url, postgres_server, tmp_path):
+    """Stop PostgreSQL while two workers are mid-study, start it again 3 s later: the workers
+    retry, the study completes, every cell exactly once."""
+    engine = register(postgres_url, "s", toy_cells(n_tasks=6, seeds=(1, 2), n_trials=20, delay=0.05))
+    workers = [start_worker(postgres_url, "--heartbeat-interval", "1", "--heartbeat-timeout", "30",
+                            log=tmp_path / f"w{i}.log") for i in range(2)]
+    wait_for(lambda: any(r.status == "complete" for r in cell_rows(engine)), 120, "a first complete cell")
+    engine.dispose()
+    postgres_server.stop(mode="fast")  # terminates every connection
+    time.sleep(3)
+    postgres_server.start()
+    for i, w in enumerate(workers):
+        assert w.wait(timeout=300) == 0, (tmp_path / f"w{i}.log").read_text()[-3000:]
+    logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(2))
+    assert "database unavailable" in logs  # they did see the outage, and rode it out
+    engine = make_engine(postgres_url)
+    rows = cell_rows(engine)
+    assert len(rows) == 12 and all(r.status == "complete" for r in rows)
+    done = [e.cell_id for e in event_rows(engine) if e.kind == "complete"]
+    assert sorted(done) == sorted(r.id for r in rows)
+    from analysis.gather import gather
+
+    g = gather([postgres_url])
+    assert set(g.runs["status"]) == {"complete"} and len(g.trials) == 12 * 20
+    engine.dispose()
 
 
 def test_sigterm_releases_the_cell(url, tmp_path):
@@ -118,8 +209,10 @@ def test_failed_cells_and_retry(url):
 
 
 def test_cli_register_status_and_bad_input(url, tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "carps_like.queue", "--queue", url, *a], cwd=REPO,
-                                    capture_output=True, text=True, timeout=120)
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "carps_like.queue", "--queue", url, *a], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+
     res = run("register", "--study", "s1", "--optimizer", "randomsearch", "--task", "toy/bb,toy/mo", "--seeds", "2",
               "--n-trials", "4")
     assert res.returncode == 0 and "4 cells registered" in res.stdout, res.stderr

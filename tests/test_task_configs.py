@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from carps_like import registry
-from carps_like.catalog import COLLECTIONS, all_specs, render
+from carps_like.catalog import all_specs, collections, render
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,17 @@ def test_every_collection_task_has_an_up_to_date_config(specs):
 def test_no_config_without_a_collection_task(specs):
     ids = {s.id for s in specs}
     orphans = [tid for tid in registry.tasks() if tid not in ids]
-    assert not orphans, f"configs without a task in {COLLECTIONS}: {orphans[:5]}"
+    assert not orphans, f"configs without a task in {collections()}: {orphans[:5]}"
+
+
+def test_collections_are_discovered_from_the_source_without_importing(tmp_path):
+    package = tmp_path / "benchmarks"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("def task_specs():\n    return []\n")
+    (package / "sub" / "b.py").write_text("import no_such_module\n\n\ndef task_specs():\n    return []\n")
+    (package / "helper.py").write_text('def other():\n    """not a collection: def task_specs() is not at the top"""\n')
+    assert collections(package) == ("benchmarks.a", "benchmarks.sub.b")
+    assert "benchmarks.toy" in collections() and "benchmarks.lm.tinylm" in collections()
 
 
 def test_bbob_covers_24_functions_5_dimensions_3_instances():

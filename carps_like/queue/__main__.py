@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 
-from .. import registry
 from ..errors import UserError
 from .db import default_url, display_url
 

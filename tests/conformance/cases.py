@@ -82,7 +82,21 @@ def load_variants(names: list[str]) -> list[Variant]:
     return list(variants.values())
 
 
+def needs_isolation(variant: Variant) -> str | None:
+    """Why the variant cannot run in this interpreter: its YAML `requirements` are not satisfied
+    here (carps_like.optenv); `make check-optimizer` runs the suite in its isolated environment."""
+    from carps_like.optenv import requirements_of, unmet
+
+    missing = unmet(requirements_of(variant.config))
+    if not missing:
+        return None
+    return (f"{variant.name} needs {missing[0]}: it runs in its isolated environment "
+            f"(make check-optimizer OPT={variant.name})")
+
+
 def cases_for(variant: Variant) -> list[Case]:
+    if needs_isolation(variant):
+        return []
     cls = variant.cls
     cases = [Case(variant, t, "determinism") for t in TYPE_ORDER if t in cls.task_types]
     primary = variant.primary_type
@@ -104,6 +118,9 @@ def cases_for(variant: Variant) -> list[Case]:
 def not_run(variant: Variant) -> list[tuple[str, str]]:
     """(case id, why) for every check `cases_for` leaves out, so the suite can say why."""
     cls, name = variant.cls, variant.name
+    why = needs_isolation(variant)
+    if why:
+        return [(f"{name}-isolated", why), (f"{name}-isolated-batch", why)]
     primary = variant.primary_type.value
     out = [(f"{name}-{t.value}-determinism", f"{name} does not declare {t.value} tasks")
            for t in TYPE_ORDER if t not in cls.task_types]

@@ -14,7 +14,6 @@ whatever the global generators hold.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from carps_like.errors import IncompatibleError
 from carps_like.experiment import build_task, run_cell
 from carps_like.isolation import global_rng_fingerprint
 from carps_like.store import read_trials
-from carps_like.types import Status, TaskType, TrialInfo, TrialValue
+from carps_like.types import Status, TrialInfo, TrialValue
 
 from .cases import N_TRIALS, TIME_LIMIT, TYPE_ORDER, Case, cases_for, load_variants, not_run
 
