@@ -6,6 +6,7 @@ Libraries are imported inside the adapter's methods so that listing optimizers s
 """
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
@@ -25,8 +26,51 @@ NOISE_HANDLING = {
     "repeats": "re-evaluates promising configurations with new seeds (intensification)",
     "population": "ranks by population statistics that tolerate noise (no explicit noise model)",
 }
+#: how a kind reaches the library: the first words of a `hyperparameters` value, optionally
+#: followed by a note in parentheses ("native (log: log scale)"); the listing and docs show both
+ENCODINGS = {
+    "native": "the library has a parameter of this kind",
+    "rounded": "searched as a continuous value, rounded to an integer",
+    "integer index": "searched as an integer over the choice / order index",
+    "index bins": "a continuous value cut into equal bins, one per choice",
+    "independent sampler": "not modelled: drawn by a separate sampler (random) next to the model",
+}
 #: every kind handled natively: the default declaration
 NATIVE_HANDLING: Mapping[str, str] = {kind: "native" for kind in HYPERPARAMETER_KINDS}
+_HANDLING = re.compile(r"(?P<encoding>[a-z][a-z ]*?)(?: \((?P<note>.+)\))?")
+
+
+def encoding_of(handling: str) -> str:
+    """The encoding of a `hyperparameters` value ("native (log: pow)" -> "native")."""
+    match = _HANDLING.fullmatch(handling) if isinstance(handling, str) else None
+    return match.group("encoding") if match else ""
+
+
+def declaration_problems(cls: type) -> list[str]:
+    """What is wrong with an adapter's capability declarations (empty when they are well formed).
+
+    Checked when the class is defined, so a typo ("int" for "integer", "modell") is one clear error
+    at import instead of a kind silently refused or a listing that says nothing true.
+    """
+    problems = []
+    types = cls.task_types
+    if not isinstance(types, frozenset) or not all(isinstance(t, TaskType) for t in types):
+        problems.append(f"task_types must be a frozenset of TaskType members, got {types!r}")
+    for name in ("supports_conditions", "supports_forbiddens", "batch_ask"):
+        if not isinstance(getattr(cls, name), bool):
+            problems.append(f"{name} must be True or False, got {getattr(cls, name)!r}")
+    if cls.noise_handling not in NOISE_HANDLING:
+        problems.append(f"noise_handling {cls.noise_handling!r} is not one of: {', '.join(NOISE_HANDLING)}")
+    declared = cls.hyperparameters
+    if not isinstance(declared, Mapping):
+        return problems + [f"hyperparameters must map kinds to handling, got {declared!r}"]
+    for kind, handling in declared.items():
+        if kind not in HYPERPARAMETER_KINDS:
+            problems.append(f"hyperparameters: {kind!r} is not a kind; accepted: {', '.join(HYPERPARAMETER_KINDS)}")
+        elif encoding_of(handling) not in ENCODINGS:
+            problems.append(f"hyperparameters[{kind!r}] = {handling!r}: accepted: one of "
+                            f"{', '.join(repr(e) for e in ENCODINGS)}, optionally followed by a note in parentheses")
+    return problems
 
 
 class Optimizer(ABC):
@@ -43,14 +87,21 @@ class Optimizer(ABC):
     supports_conditions: ClassVar[bool] = True
     #: handles forbidden clauses
     supports_forbiddens: ClassVar[bool] = True
-    #: hyperparameter kind -> how it is handled ("native" or the encoding, e.g. "rounded", "index");
-    #: a kind that is absent is unsupported, and tasks using it are refused
+    #: hyperparameter kind -> how it reaches the library: one of ENCODINGS, optionally followed by
+    #: a note in parentheses; a kind that is absent is unsupported, and tasks using it are refused
     hyperparameters: ClassVar[Mapping[str, str]] = NATIVE_HANDLING
     #: `ask_batch(n)` proposes n trials to evaluate together before any tell (the runner calls it
     #: for runs with batch_size n > 1: `make run BATCH=n`)
     batch_ask: ClassVar[bool] = False
     #: how noisy objectives are treated: one of NOISE_HANDLING's keys
     noise_handling: ClassVar[str] = "none"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        problems = declaration_problems(cls)
+        if problems:
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} declares its capabilities wrongly "
+                            f"(docs/adding-an-optimizer.md, section 4): " + "; ".join(problems))
 
     def __init__(self, task: "Task", seed: int, workdir: Path | None = None) -> None:
         self.task = task

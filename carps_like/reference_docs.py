@@ -34,7 +34,7 @@ def capabilities(name: str) -> dict:
 
 
 def optimizers_table() -> str:
-    from .optimizer import HYPERPARAMETER_KINDS
+    from .optimizer import ENCODINGS, HYPERPARAMETER_KINDS
 
     mark = {True: "yes", False: "-"}
     rows = ["| optimizer | task types | conditions | forbiddens | batch ask | noise | "
@@ -50,8 +50,11 @@ def optimizers_table() -> str:
         rows.append(f"| `{name}` | {', '.join(c['task_types'])} | {mark[c['conditions']]} | {mark[c['forbiddens']]} | "
                     f"{mark[c['batch_ask']]} | {c['noise_handling']} | {kinds} |")
     concrete = sum(1 for cfg in configs.values() if not cfg.get("by_task_type"))
+    legend = "; ".join(f"`{encoding}`: {meaning}" for encoding, meaning in ENCODINGS.items())
     return (f"{concrete} concrete variants and {len(configs) - concrete} dispatchers "
-            f"({len(configs)} names `OPT=` accepts).\n\n" + "\n".join(rows))
+            f"({len(configs)} names `OPT=` accepts).\n\n" + "\n".join(rows)
+            + f"\n\nHyperparameter kinds: how each reaches the library ({legend}); the note in parentheses "
+            "says more; `unsupported`: tasks with that kind are refused.")
 
 
 def task_counts_table() -> str:

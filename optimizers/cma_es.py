@@ -69,8 +69,8 @@ class CMAES(Optimizer):
     supports_conditions: ClassVar[bool] = False
     supports_forbiddens: ClassVar[bool] = False
     hyperparameters = {"float": "native ([0, 1] box; log: log scale)",
-                       "integer": "integer_variables (lattice, rounded by pycma; log: rounded from log scale)",
-                       "ordinal": "integer_variables over the order index"}
+                       "integer": "rounded (pycma integer_variables lattice; log: rounded from log scale)",
+                       "ordinal": "integer index (pycma integer_variables)"}
     batch_ask: ClassVar[bool] = True  # the population is proposed together; extra asks sample the same distribution
     noise_handling: ClassVar[str] = "population"  # rank-based weighted recombination of the population
 

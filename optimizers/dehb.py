@@ -69,8 +69,8 @@ class DEHB(Optimizer):
     supports_forbiddens: ClassVar[bool] = False  # mutants may violate them; DEHB's decoding then raises
     hyperparameters = {"float": "native (unit-cube scaling; log-scaled when log)",
                        "integer": "rounded (unit-cube scaling; log-scaled when log)",
-                       "categorical": "index bins of [0, 1]",
-                       "ordinal": "index bins of [0, 1] (order kept)"}
+                       "categorical": "index bins (of [0, 1])",
+                       "ordinal": "index bins (of [0, 1], order kept)"}
     batch_ask: ClassVar[bool] = True  # ask(n_configs=n) schedules n jobs, opening brackets as needed
     noise_handling: ClassVar[str] = "none"  # one evaluation per config and fidelity; DE selection compares single values
 

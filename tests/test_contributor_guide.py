@@ -31,10 +31,11 @@ def guide_files() -> dict[str, str]:
 
 def test_guide_example_passes_the_conformance_suite(tmp_path):
     files = guide_files()
-    assert set(files) == {"optimizers/local_search.py", "configs/optimizer/local_search.yaml"}
+    assert set(files) == {"optimizers/local_search.py", "configs/optimizer/local_search.yaml",
+                          "optimizers/pycma_box.py", "configs/optimizer/pycma_box.yaml"}
     env = copy_repository(tmp_path, COPIED, files)
     suite = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/conformance",
-                            "--optimizer", "local_search"], cwd=tmp_path, env=env, capture_output=True, text=True)
+                            "--optimizer", "local_search,pycma_box"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-3000:]
     assert " passed" in suite.stdout and "failed" not in suite.stdout
 

@@ -30,6 +30,9 @@ from carps_like.types import Status, TrialInfo, TrialValue
 
 from .cases import N_TRIALS, TIME_LIMIT, TYPE_ORDER, Case, cases_for, load_variants, not_run
 
+#: where a failure message sends the reader
+GUIDE = "docs/adding-an-optimizer.md"
+
 
 def pytest_generate_tests(metafunc):
     """Cases from each variant's declarations; a check that does not apply is a skipped case that
@@ -82,7 +85,9 @@ def _run(case: Case, workspace, seed: int, study: str, n_trials=N_TRIALS, time_l
     assert not outside, f"files written outside the run directory: {outside}"
     after_state = _global_state()
     for generator, state in before_state[0].items():
-        assert after_state[0][generator] == state, f"the run changed the global {generator} generator state"
+        assert after_state[0][generator] == state, (
+            f"the run changed the global {generator} generator state: the library draws from (or seeds) it; "
+            f"run its calls inside carps_like.isolation.GlobalRNGScope(self.seed) ({GUIDE}, section 1)")
     # a library's import-time set-up (torch's inductor cache directory, KMP_* variables) is not
     # a leak of the run: these checks hold for runs that import nothing new
     if after_state[1] == before_state[1]:
@@ -98,22 +103,38 @@ def _run(case: Case, workspace, seed: int, study: str, n_trials=N_TRIALS, time_l
     return outcome, trials
 
 
+def _label(row: dict, index: int) -> str:
+    """How a message names a trial: its number in the run (as the runner's own messages do)."""
+    return f"trial {row.get('trial', index)}"
+
+
 def _check_trials(task, trials: list[dict]) -> None:
     space, fid = task.configspace, task.fidelity
-    for row in trials:
-        # Configuration() rejects values of inactive hyperparameters and missing active ones
-        config = Configuration(space, values=row["config"])
-        space.check_configuration(config)
+    for i, row in enumerate(trials):
+        trial = _label(row, i)
+        try:  # Configuration() rejects values of inactive hyperparameters and missing active ones
+            space.check_configuration(Configuration(space, values=row["config"]))
+        except Exception as error:
+            raise AssertionError(f"{trial}: configuration {row['config']} is not valid for the space: {error}") from None
         if fid is None:
-            assert row["fidelity"] is None
+            assert row["fidelity"] is None, f"{trial}: fidelity {row['fidelity']!r} on a task without fidelity"
         else:
-            assert fid.min - 1e-9 <= row["fidelity"] <= fid.max + 1e-9
+            assert fid.min - 1e-9 <= row["fidelity"] <= fid.max + 1e-9, (
+                f"{trial}: fidelity {row['fidelity']!r} outside [{fid.min}, {fid.max}]")
             if fid.integer:
-                assert float(row["fidelity"]).is_integer(), f"integer fidelity asked as {row['fidelity']}"
+                assert float(row["fidelity"]).is_integer(), f"{trial}: integer fidelity asked as {row['fidelity']}"
 
 
 def _trace(trials: list[dict]) -> list[tuple]:
     return [(tuple(sorted(r["config"].items())), r["fidelity"]) for r in trials]
+
+
+def _first_difference(first: list[dict], second: list[dict]) -> str:
+    """Where two runs' trials part: the first trial whose configuration or fidelity differs."""
+    for i, (a, b) in enumerate(zip(_trace(first), _trace(second))):
+        if a != b:
+            return f"{_label(first[i], i)} differs: {dict(a[0])} (fidelity {a[1]}) vs {dict(b[0])} (fidelity {b[1]})"
+    return f"the runs have {len(first)} and {len(second)} trials"
 
 
 def _seed_globals(value: int) -> None:
@@ -158,9 +179,14 @@ def test_runs_conform(case: Case, workspace):
     _, other_seed = _run(case, workspace, 1, "a")
     _seed_globals(2)
     _, again = _run(case, workspace, 0, "b")
-    assert _trace(first) == _trace(again), "same seed, different trials (state leaked between runs?)"
+    assert _trace(first) == _trace(again), (
+        f"seed 0 twice, different trials: {_first_difference(first, again)}. The library draws from a generator "
+        "the run seed does not fix: pass self.seed to it (its seed / random_state argument), and run calls that "
+        f"draw from the global numpy/random/torch generators inside GlobalRNGScope(self.seed) ({GUIDE}, section 1)")
     assert [r["costs"] for r in first] == [r["costs"] for r in again]
-    assert _trace(first) != _trace(other_seed), "seeds 0 and 1 gave identical trials: the seed is ignored"
+    assert _trace(first) != _trace(other_seed), (
+        f"seeds 0 and 1 gave the same {len(first)} trials: the seed is ignored; pass self.seed to the library "
+        "(its seed / random_state argument)")
 
 
 def test_batch_ask(case: Case, workspace):
@@ -175,7 +201,7 @@ def test_batch_ask(case: Case, workspace):
             batch = optimizer.ask_batch(3)
             assert len(batch) == 3 and all(isinstance(t, TrialInfo) for t in batch)
             traces = [(tuple(sorted(dict(t.config).items())), t.fidelity) for t in batch]
-            assert len(set(traces)) == 3, f"batch of 3 holds duplicates: {traces}"
+            assert len(set(traces)) == 3, f"round {_round}: ask_batch(3) returned duplicate trials: {traces}"
             rows = []
             for info in batch:
                 fidelity = info.fidelity if task.fidelity is None or info.fidelity is not None else task.fidelity.max
