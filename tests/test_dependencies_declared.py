@@ -50,8 +50,10 @@ def imported_modules() -> dict[str, str]:
 
 
 def first_party() -> set[str]:
-    """The repository's packages and the modules tests and perf scripts import from their own directory."""
-    return set(SOURCES) | {p.stem for d in SCRIPT_DIRS for p in (ROOT / d).glob("*.py")}
+    """The repository's packages and the modules and packages tests and perf scripts import from
+    their own directory (helpers.py, conformance/)."""
+    return set(SOURCES) | {p.stem for d in SCRIPT_DIRS for p in (ROOT / d).glob("*.py")} | {
+        p.parent.name for d in SCRIPT_DIRS for p in (ROOT / d).glob("*/__init__.py")}
 
 
 def undeclared(modules: dict[str, str], declared_names: set[str]) -> list[str]:
