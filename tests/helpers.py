@@ -73,3 +73,23 @@ def copy_repository(dest, names, files: dict[str, str] | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(dest), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     env.pop("CARPS_LIKE_CONFIGS", None)
     return env
+
+
+def configs_with_optimizers(tmp_path, optimizers: dict[str, str], pythonpath: list, **extra: str) -> dict:
+    """The shipped configs (symlinked into tmp_path/configs) plus `optimizers` (name -> YAML text),
+    and the environment whose processes read them (`pythonpath` in front, `extra` variables)."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    configs = Path(tmp_path) / "configs"
+    (configs / "optimizer").mkdir(parents=True)
+    for path in (root / "configs").iterdir():
+        if path.name != "optimizer":
+            (configs / path.name).symlink_to(path)
+    for path in (root / "configs" / "optimizer").iterdir():
+        (configs / "optimizer" / path.name).symlink_to(path)
+    for name, text in optimizers.items():
+        (configs / "optimizer" / f"{name}.yaml").write_text(text)
+    return {**os.environ, "CARPS_LIKE_CONFIGS": str(configs), "PYTHONPATH": os.pathsep.join(map(str, pythonpath)),
+            "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **extra}

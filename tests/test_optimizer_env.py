@@ -20,6 +20,7 @@ import pytest
 
 from carps_like import optenv, registry
 from carps_like.errors import UserError
+from helpers import configs_with_optimizers
 
 ROOT = Path(__file__).resolve().parents[1]
 BAYES = "bayesian-optimization==3.4.0"  # the lock pins 1.4.0: nevergrad requires exactly that
@@ -75,19 +76,14 @@ def bayes_env() -> Path:
     return built
 
 
+def _random_search_yaml(name: str, *requirements: str) -> str:
+    """An optimizer YAML: random search declaring `requirements`."""
+    return f"id: {name}\nrequirements: {json.dumps(list(requirements))}\nadapter:\n  _target_: optimizers.randomsearch.RandomSearch\n"
+
+
 def _env(tmp_path: Path, optimizers: dict[str, str], **extra: str) -> dict:
-    """The shipped configs (symlinked) plus `optimizers` (name -> YAML text); tmp_path on the path."""
-    configs = tmp_path / "configs"
-    (configs / "optimizer").mkdir(parents=True)
-    for path in (ROOT / "configs").iterdir():
-        if path.name != "optimizer":
-            (configs / path.name).symlink_to(path)
-    for path in (ROOT / "configs" / "optimizer").iterdir():
-        (configs / "optimizer" / path.name).symlink_to(path)
-    for name, text in optimizers.items():
-        (configs / "optimizer" / f"{name}.yaml").write_text(text)
-    return {**os.environ, "CARPS_LIKE_CONFIGS": str(configs), "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
-            "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **extra}
+    """The shipped configs plus `optimizers` (name -> YAML text); tmp_path on the path."""
+    return configs_with_optimizers(tmp_path, optimizers, [tmp_path, ROOT], **extra)
 
 
 def _study(env: dict, optimizer: str, out: Path, *args: str) -> subprocess.CompletedProcess:
@@ -120,9 +116,8 @@ def test_satisfied_requirements_run_in_process(tmp_path):
     assert optenv.python_for({"requirements": ["bayesian-optimization==1.4.0", "numpy>=2"]}, "x") is None
     assert optenv.python_for({"requirements": ["nonexistent-package>=1; python_version<'3'"]}, "x") is None
     envs = tmp_path / "envs"
-    yaml = ('id: inproc\nrequirements: ["numpy>=2", "bayesian-optimization==1.4.0"]\n'
-            "adapter:\n  _target_: optimizers.randomsearch.RandomSearch\n")
-    env = _env(tmp_path, {"inproc": yaml}, CARPS_LIKE_OPT_ENVS=str(envs))
+    env = _env(tmp_path, {"inproc": _random_search_yaml("inproc", "numpy>=2", "bayesian-optimization==1.4.0")},
+               CARPS_LIKE_OPT_ENVS=str(envs))
     res = _study(env, "inproc", tmp_path / "runs")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "isolated environment" not in res.stdout + res.stderr
@@ -180,9 +175,8 @@ def test_pinned_environment_skips_bayes_opt_conformance_with_the_reason():
 
 def test_an_unsatisfiable_requirement_stops_the_study_with_one_line(tmp_path, registry_reachable):
     envs = tmp_path / "envs"
-    yaml = ('id: broken\nrequirements: ["bayesian-optimization==99.0"]\n'
-            "adapter:\n  _target_: optimizers.randomsearch.RandomSearch\n")
-    env = _env(tmp_path, {"broken": yaml}, CARPS_LIKE_OPT_ENVS=str(envs))
+    env = _env(tmp_path, {"broken": _random_search_yaml("broken", "bayesian-optimization==99.0")},
+               CARPS_LIKE_OPT_ENVS=str(envs))
     res = _study(env, "broken", tmp_path / "runs")
     assert res.returncode == 2, res.stdout + res.stderr
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from optimizers.randomsearch import RandomSearch
+from helpers import configs_with_optimizers
 
 ROOT = Path(__file__).resolve().parents[1]  # so the same file also runs against an old checkout
 
@@ -43,19 +44,9 @@ class Faulty(RandomSearch):
 
 
 def _env(tmp_path: Path, optimizers: dict[str, str]) -> dict:
-    """The shipped configs (symlinked) plus `optimizers` (name -> YAML text), and an environment
-    whose processes find them and this module."""
-    configs = tmp_path / "configs"
-    (configs / "optimizer").mkdir(parents=True)
-    for path in (ROOT / "configs").iterdir():
-        if path.name != "optimizer":
-            (configs / path.name).symlink_to(path)
-    for path in (ROOT / "configs" / "optimizer").iterdir():
-        (configs / "optimizer" / path.name).symlink_to(path)
-    for name, text in optimizers.items():
-        (configs / "optimizer" / f"{name}.yaml").write_text(text)
-    return {**os.environ, "CARPS_LIKE_CONFIGS": str(configs), "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}",
-            "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    """The shipped configs plus `optimizers` (name -> YAML text), and an environment whose
+    processes find them and this module."""
+    return configs_with_optimizers(tmp_path, optimizers, [ROOT, ROOT / "tests"])
 
 
 def _faulty(**settings) -> str:
