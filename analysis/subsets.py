@@ -53,6 +53,18 @@ def full_set(cfg: dict) -> dict[str, list[str]]:
     return dict(out)
 
 
+def pending_tasks(cfg: dict) -> dict[str, list[str]]:
+    """Tasks of the full set that this data version does not cover yet, per type: those matching a
+    `pending_tasks` pattern of configs/subsets.yaml (registered after the full-set runs were made;
+    they become subset candidates once `make subset-data` has run them)."""
+    import fnmatch
+
+    patterns = cfg.get("pending_tasks") or []
+    if not patterns:
+        return {}
+    return {t: [i for i in ids if any(fnmatch.fnmatchcase(i, p) for p in patterns)] for t, ids in full_set(cfg).items()}
+
+
 def budget_cap(cfg: dict, task_type: str, task_id: str) -> int | None:
     """The full-set budget cap of a task: budget_caps' "<type>/<collection>" entry, else its
     "<collection>" entry, else budget_cap (None: the task's own default budget)."""
@@ -270,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
                           flush=True)
                     for note in embedding_notes(sel) if i == 0 else []:  # the embedding does not depend on k
                         print(f"  {t}: {note}")
+                    pending = pending_tasks(cfg).get(t, []) if i == 0 else []
+                    if pending:
+                        print(f"  {t}: {len(pending)} tasks of full_{t} are not in {cfg['data_version']} yet and are no "
+                              f"candidates (pending_tasks in configs/subsets.yaml; make subset-data runs them): "
+                              f"{', '.join(pending[:4])}{', ...' if len(pending) > 4 else ''}")
                     if not args.sweep_k:
                         for p in write_selection(cfg, sel, args.out_dir):
                             print(f"  wrote {p}")

@@ -68,6 +68,37 @@ def test_same_config_and_seed_give_the_same_loss(mf):
     assert a.values == b.values != c.values and (a.info["seed"], c.info["seed"]) == (5, 6)
 
 
+#: a learning rate high enough for training to amplify last-bit differences into visible ones
+CHAOTIC = {**SANE, "learning_rate": 0.08}
+CHAOTIC_TASK = {"tokens": 2**13, "d_model": 32, "n_layers": 1}
+
+
+def test_cpu_evaluation_is_the_same_whatever_the_callers_threads_rng_and_process():
+    """Study runs differ in torch's intra-op thread count (OMP_NUM_THREADS, a library that sets it at
+    import, a worker started without make), in the global RNG state and in the process; a CPU
+    evaluation declared deterministic must not. Before the trainer pinned its threads, this
+    configuration gave 3.5093510 with 1 thread and 3.5093479 with 2 (final losses of 20 cpu_mo
+    configurations moved by up to 0.06 between 1 and 2 threads)."""
+    task = TinyLMLive(**CHAOTIC_TASK)
+    assert task.metadata.deterministic is True
+    before = torch.get_num_threads()
+    values = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            torch.manual_seed(1000 + threads)
+            values.append(task.evaluate(CHAOTIC).values)
+            assert torch.get_num_threads() == threads  # the caller's setting is given back
+    finally:
+        torch.set_num_threads(before)
+    assert values[0] == values[1] == values[2]
+    code = ("import torch; from benchmarks.lm.live import TinyLMLive; "
+            f"torch.manual_seed(7); print(repr(TinyLMLive(**{CHAOTIC_TASK!r}).evaluate({CHAOTIC!r}).values[0]))")
+    fresh = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert float(fresh.stdout.strip()) == values[0][0]
+
+
 def test_cpu_mo_flops_objective_follows_the_model_formula():
     mo = objective("tinylm-live/cpu_mo")
     assert [o.name for o in mo.objectives] == ["loss", "flops"] and mo.fidelity is None

@@ -24,7 +24,7 @@ from carps_like.objective import describe
 from carps_like.types import TaskType
 
 LN256 = math.log(256)
-SPECS = tinylm.task_specs()
+SPECS = [s for s in tinylm.task_specs() if "instance" not in s.kwargs]  # the original instance (instances: test_benchmarks_lm_instances.py)
 BY_ID = {s.id: s for s in SPECS}
 TOKENS = [4096 * 2**i for i in range(7)]
 
@@ -97,7 +97,9 @@ def test_two_fits_give_identical_predictions(dataset, fitted):
 
 
 def test_shipped_kernel_hyperparameters_are_what_the_search_finds(dataset, fitted):
-    """The shipped .gp-kernel.json must be current (else: make lm-surrogate), and a surrogate fitted
+    """The shipped .gp-kernel.json must be current (else: make lm-surrogate): the search here finds
+    no more likely values (its end point moves with the CPU's BLAS kernels, so the values are not
+    compared bit for bit); and a surrogate fitted
     from searched values equals one fitted from the same values read back from JSON, bit for bit."""
     assert fitted.model.hyperparameters_from == "shipped", fitted_kernel.stale_reason(dataset)
     X = sg.features(dataset.hparams)
@@ -105,14 +107,23 @@ def test_shipped_kernel_hyperparameters_are_what_the_search_finds(dataset, fitte
     assert searched.hyperparameters_from == "search"
     shipped = fitted_kernel.load(dataset)
     assert shipped.keys() == searched.kernel_params.keys()
-    for name, value in searched.kernel_params.items():
-        assert np.allclose(shipped[name], value, rtol=fitted_kernel.CHECK_RTOL, atol=0), name
+    found_lml = float(searched.gp.log_marginal_likelihood_value_)
+    shipped_lml = float(fitted.model.gp.log_marginal_likelihood_value_)
+    assert shipped_lml >= found_lml - fitted_kernel.LML_RTOL * abs(found_lml), (shipped_lml, found_lml)
     round_trip = json.loads(json.dumps(searched.kernel_params))
     from_json = sg.make_model("gp", dataset.checkpoint_tokens).fit(X, dataset.curves, dataset.diverged_share,
                                                                    kernel_params=round_trip)
     Xq = sg.features(random_hparams(30, seed=5))
     assert np.array_equal(from_json.predict(Xq), searched.predict(Xq))
-    assert np.allclose(fitted.model.predict(Xq), searched.predict(Xq), rtol=0, atol=1e-9)
+    assert np.allclose(fitted.model.predict(Xq), searched.predict(Xq), rtol=0, atol=1e-3)
+
+
+def test_a_shipped_kernel_at_another_optimum_is_stale(dataset, monkeypatch):
+    """The check still finds a file whose values are not the search's optimum."""
+    shipped = fitted_kernel.load(dataset)
+    moved = {k: (np.asarray(v) * 1.5).tolist() if isinstance(v, list) else v * 1.5 for k, v in shipped.items()}
+    monkeypatch.setattr(fitted_kernel, "load", lambda d: moved)
+    assert "the search finds" in fitted_kernel.stale_reason(dataset)
 
 
 def test_kernel_file_of_other_data_is_ignored_and_check_says_stale(tmp_path, capsys):
@@ -136,7 +147,7 @@ def test_kernel_file_of_other_data_is_ignored_and_check_says_stale(tmp_path, cap
     write_runs(path, records)
     kernel_file.write_text(json.dumps(record))
     assert fitted_kernel.main(["--check", str(path)]) == 1
-    assert "k2__noise_level" in capsys.readouterr().out
+    assert "log marginal likelihood: shipped" in capsys.readouterr().out
 
 
 def test_predicted_curves_are_monotone_finite_and_sane(fitted):

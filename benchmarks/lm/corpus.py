@@ -24,6 +24,22 @@ window overlaps a training window. Bytes are the tokens (vocabulary 256, no toke
 
 Rebuild the shipped files with ``python -m benchmarks.lm.corpus --write`` (only meaningful on
 the same Python version; otherwise the hash changes, which is the point of shipping the bytes).
+
+Slices (``SLICES``, ``load_slice``): named parts of the shipped corpus-v1 bytes, the data of the
+tinylm instances (benchmarks.lm.sweep.INSTANCES). A slice is either a byte range of the corpus or
+the concatenation, in corpus order, of the whole file chunks (from a ``# ==== <path> ====`` line
+to the next one) whose path starts with a prefix. Each slice has its own split by the same rule
+(``split_corpus``: its last 5 % is validation), and its sha256 is recorded in ``SLICES`` and
+checked on every load (``CorpusChecksumError``); the run datasets' manifests repeat it.
+
+    name      definition                           bytes    what
+    help      bytes [0, 467,787)                   467,787  the English help() topics (prose with
+                                                            short code examples), sorted by topic
+    asyncio   path prefix asyncio/ (33 files)      490,975  Python source: the asyncio package
+
+The two have about the same size, so an instance pair differs in language (English text vs
+Python code), not in the amount of data; both are read within one epoch or less at the token
+budgets used (2^16-2^17 bytes).
 """
 from __future__ import annotations
 
@@ -32,6 +48,7 @@ import ast
 import functools
 import hashlib
 import lzma
+import re
 import shutil
 import sys
 import sysconfig
@@ -51,6 +68,16 @@ SKIP_DIRS = frozenset({
     "test", "tests", "idle_test", "idlelib", "tkinter", "turtledemo", "encodings", "lib2to3",
     "ensurepip", "site-packages", "dist-packages", "__pycache__", "pydoc_data", "lib-dynload",
 })
+
+
+#: name -> (kind, argument, sha256 of the slice bytes, description); kind "range": (start, stop) byte
+#: offsets; kind "prefix": a path prefix of the source files (module docstring)
+SLICES: dict[str, tuple[str, object, str, str]] = {
+    "help": ("range", (0, 467_787), "d9e825e870fb84340284f4657dac10974282d4751b1e840a85383ee365e50c5c",
+             "the English help() topics of pydoc_data/topics.py"),
+    "asyncio": ("prefix", "asyncio/", "17ba0af9fb62c31091423a2e4c9484cbf7649ecd14c915b6b5412d5ba999ff30", "the Python sources of the asyncio package"),
+}
+_HEADER = re.compile(rb"# ==== (\S+) ====\n")
 
 
 class CorpusChecksumError(ValueError):
@@ -83,6 +110,30 @@ def _load(path: str, sha_file: str) -> bytes:
         raise CorpusChecksumError(
             f"corpus {path} has sha256 {got}, expected {want} (from {sha_file}); the file is corrupted "
             "or was rebuilt on another Python version: restore it from the repository")
+    return data
+
+
+def slice_bytes(name: str, data: bytes) -> bytes:
+    """The bytes of slice `name` (``SLICES``) of corpus `data`, unchecked."""
+    if name not in SLICES:
+        raise ValueError(f"unknown corpus slice {name!r}; known: {', '.join(SLICES)}")
+    kind, arg, _, _ = SLICES[name]
+    if kind == "range":
+        start, stop = arg
+        return data[start:stop]
+    starts = [(m.start(), m.group(1).decode()) for m in _HEADER.finditer(data)]
+    ends = [s for s, _ in starts[1:]] + [len(data)]
+    return b"".join(data[s:e] for (s, path), e in zip(starts, ends) if path.startswith(arg))
+
+
+@functools.lru_cache(maxsize=8)
+def load_slice(name: str) -> bytes:
+    """Slice `name` of the shipped corpus, checked against its recorded sha256."""
+    data = slice_bytes(name, load_corpus())
+    want, got = SLICES[name][2], sha256(data)
+    if got != want:
+        raise CorpusChecksumError(f"corpus slice {name!r} has sha256 {got}, expected {want}: the corpus or the "
+                                  "slice definition changed")
     return data
 
 

@@ -14,8 +14,11 @@ edited dataset falls back to the search (and `make lm-surrogate` writes a new fi
 `tests/test_benchmarks_lm_surrogate.py` checks that the shipped values are what the search finds
 in the pinned environment.
 
-    python -m benchmarks.lm.fitted_kernel [DATASET]      # search and write DATASET's file
-    python -m benchmarks.lm.fitted_kernel --check        # exit 1 unless the shipped file is current
+    python -m benchmarks.lm.fitted_kernel [DATASET ...]      # search and write each dataset's file
+    python -m benchmarks.lm.fitted_kernel --check [DATASET ...]  # exit 1 unless every shipped file is current
+
+Without DATASET: every `runs-*.jsonl` under benchmarks/lm/data (the original `cpu` instance and each
+tinylm instance of benchmarks.lm.sweep.INSTANCES; each has its own file, keyed by its own sha256).
 """
 from __future__ import annotations
 
@@ -29,8 +32,12 @@ from typing import Any
 import numpy as np
 
 FORMAT = 1
-#: relative tolerance of --check: the search's result across BLAS builds may differ in the last bits
-CHECK_RTOL = 1e-6
+#: a shipped file is current when its hyperparameters are as likely as the ones a search finds here,
+#: to this relative tolerance of the log marginal likelihood: the search's end point moves with the
+#: CPU's BLAS kernels (1e-4 relative between an AVX-512 and an AVX2 machine, same libraries) while
+#: the likelihood there is flat to ~1e-9; rewriting the file on every machine would change the tasks
+#: (values along flat directions move more: one length scale by 37 %, at a likelihood 1e-7 lower)
+LML_RTOL = 1e-6
 
 
 def path_for(dataset_path: Path | str) -> Path:
@@ -81,34 +88,61 @@ def write(dataset) -> Path:
     return path
 
 
+def log_marginal_likelihood(dataset, params: dict[str, Any]) -> float:
+    """The gp surrogate's log marginal likelihood on `dataset` with these kernel hyperparameters."""
+    from . import surrogate as sg
+
+    model = sg.make_model("gp", dataset.checkpoint_tokens)
+    model.fit(sg.features(dataset.hparams), dataset.curves, dataset.diverged_share, kernel_params=params)
+    return float(model.gp.log_marginal_likelihood_value_)
+
+
 def stale_reason(dataset) -> str | None:
-    """Why the shipped file does not hold what the search finds now, or None when it does."""
+    """Why the shipped file is not what the search finds here (a clearly more likely optimum), or
+    None when it is current."""
     shipped = load(dataset)
     if shipped is None:
         return f"{path_for(dataset.path).name} is missing or belongs to other data (sha256 differs)"
-    found, _ = search(dataset)
-    for name, value in found.items():
-        if name not in shipped or not np.allclose(shipped[name], value, rtol=CHECK_RTOL, atol=0.0):
-            return f"{name}: shipped {shipped.get(name)}, the search finds {value}"
+    found, found_lml = search(dataset)
+    if set(found) != set(shipped):
+        return f"hyperparameters: shipped {sorted(shipped)}, the search has {sorted(found)}"
+    shipped_lml = log_marginal_likelihood(dataset, shipped)
+    if shipped_lml < found_lml - LML_RTOL * max(1.0, abs(found_lml)):
+        return f"log marginal likelihood: shipped {shipped_lml:.9g}, the search finds {found_lml:.9g}"
     return None
+
+
+def shipped_datasets() -> list[Path]:
+    """Every run dataset under benchmarks/lm/data (runs-*.jsonl), sorted by name."""
+    from . import surrogate as sg
+
+    return sorted(sg.DATA_DIR.glob("runs-*.jsonl"))
 
 
 def main(argv: list[str] | None = None) -> int:
     from . import surrogate as sg
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lm.fitted_kernel", description=__doc__.split("\n")[0])
-    parser.add_argument("dataset", nargs="?", default=str(sg.DEFAULT_DATASET), help="runs file (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="compare the shipped file with a fresh search; exit 1 if stale")
+    parser.add_argument("dataset", nargs="*", help="runs files (default: every runs-*.jsonl under benchmarks/lm/data)")
+    parser.add_argument("--check", action="store_true", help="compare the shipped files with a fresh search; exit 1 if stale")
     args = parser.parse_args(argv)
-    if not Path(args.dataset).exists():
-        parser.error(f"no such dataset: {args.dataset}")
-    dataset = sg.load_dataset(args.dataset)
-    if args.check:
-        reason = stale_reason(dataset)
-        print(f"{path_for(dataset.path)}: " + ("current" if reason is None else f"stale: {reason}; run make lm-surrogate"))
-        return 0 if reason is None else 1
-    print(f"wrote {write(dataset)}")
-    return 0
+    paths = [Path(p) for p in args.dataset] or shipped_datasets()
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        parser.error(f"no such dataset: {', '.join(missing)}")
+    status = 0
+    for path in paths:
+        dataset = sg.load_dataset(path)
+        if args.check:
+            reason = stale_reason(dataset)
+            print(f"{path_for(dataset.path)}: " + ("current" if reason is None else f"stale: {reason}; run make lm-surrogate"))
+            status = status or (0 if reason is None else 1)
+        elif load(dataset) is not None and stale_reason(dataset) is None:
+            print(f"{path_for(dataset.path)}: current, kept (rewriting it would move the tasks' values by "
+                  "this machine's last bits)", flush=True)
+        else:
+            print(f"wrote {write(dataset)}", flush=True)
+    return status
 
 
 if __name__ == "__main__":

@@ -62,9 +62,15 @@ Seeds and determinism
     CPU tasks: the model initialisation and batch order come from the task's `seed` (default 0);
     the `seed` argument of evaluate is ignored, as in benchmarks.sklearn_ml: SMAC passes a
     run-dependent seed even to deterministic tasks, which would give optimizers different
-    functions. The trainer runs CPU training with deterministic algorithms, so the same
-    configuration and fidelity give the same loss (same torch version and thread count; run with
-    OMP_NUM_THREADS=1 as `make` does): metadata.deterministic True.
+    functions. The trainer runs CPU training with deterministic algorithms on one torch thread
+    (whatever the caller's thread count; restored afterwards), so the same configuration and
+    fidelity give the same loss bit for bit on one machine, in any process:
+    metadata.deterministic True (SMAC and Nevergrad are told so: re-evaluating gives the same value).
+    Not across CPU types (torch's kernels follow the instruction set, MKL's the CPU): at learning
+    rates from 5e-3 up training amplifies last-bit differences, and final losses of the same
+    configurations moved by up to 0.08 nats between torch's AVX-512 and AVX2 kernels (under 2e-6
+    below lr 3e-3; benchmarks.lm.train's "Determinism"). Results of these tasks compare only
+    between runs on the same kind of machine.
     GPU tasks (use_trial_seed=True): CUDA training (bf16 autocast) is not bitwise reproducible,
     so metadata.deterministic is False and the trial seed is used where an optimizer gives one
     (else the task's seed): re-evaluations by optimizers that handle noise are independent seed

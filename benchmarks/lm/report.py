@@ -1,27 +1,84 @@
 """Fidelity report of the LM tasks (`make lm-report`): how faithful are the surrogates?
 
-    python -m benchmarks.lm.report [--dataset FILE] [--models et,et_div,...] [--splits 5] [--markdown]
+    python -m benchmarks.lm.report [--dataset FILE ...] [--models et,et_div,...] [--splits 5] [--markdown]
+
+--dataset may be given more than once; default: every `benchmarks/lm/data/runs-*.jsonl` (one per
+tinylm instance), sorted by name. The report starts with one summary row per dataset for the model
+the tinylm tasks use (surrogate.DEFAULT_MODEL): runs, configurations, diverged runs, held-out R^2 and
+Spearman on all configurations, the top 25 % and the top 10 %, each Spearman next to its noise
+ceiling. Then one section per dataset:
 
 For each learned surrogate model of benchmarks.lm.surrogate (the one the tinylm tasks use is
 marked): held-out R^2, Spearman and Kendall of the predicted loss against the held-out
 configurations' target curves (GroupKFold by configuration id: seeds of one configuration stay in
-one fold), at the final budget and at every checkpoint token count; the share of predicted curves
-that are non-increasing in tokens (raw model output and as shipped); the numbers of runs, configurations and
-diverged runs; the dataset sha256 and dates; the seed noise (pooled spread of ln final loss, and
-the share of the final-loss variance that is within-configuration seed noise, a ceiling on R^2).
+one fold; the out-of-fold predictions of surrogate.cross_validate), at the final budget and at every
+checkpoint token count; the share of predicted curves that are non-increasing in tokens (raw model
+output and as shipped); the numbers of runs, configurations and diverged runs; the dataset sha256
+and dates; the seed noise (pooled spread of ln final loss, and the share of the final-loss variance
+that is within-configuration seed noise, a ceiling on R^2).
+
+Fidelity by quantile of the target (final budget): Spearman and Kendall of the same out-of-fold
+predictions on all configurations, on the best 25 % and on the best 10 % by observed target (lowest
+final target loss = best; k = ceil(share n) configurations, ties in stable order; a correlation on
+fewer than 3 configurations is n/a). This is where optimizers search: a surrogate can rank the whole
+range well and the good configurations badly. Every figure is printed with the number of
+configurations it rests on; a top-10 % figure on 26 configurations moves by about 0.1 from one
+noise draw to the next (the cpu dataset; the "sd" of the ceiling says how much), so read it as a
+rough figure.
+
+Noise ceiling (``noise_ceiling``): the rank correlation a perfect predictor of each configuration's
+mean loss would reach against the observed targets, given the measured seed noise, on the same
+subsets (selected, like the model's, by the observed target). Computed by simulation:
+    noise     a configuration's observed target = its true mean + e, e = the mean of n_seeds
+              independent draws from the pool of seed residuals: for every configuration run with
+              several seeds that all converged, each seed's final target minus the configuration's
+              mean, times sqrt(m / (m - 1)) (m seeds; unbiased for the variance of one seed).
+              Resampling the measured residuals keeps their heavy tail (a seed that lands far off),
+              which a normal model with the pooled variance would spread over every configuration.
+              Configurations with a diverged seed are left out of the pool (their count is printed):
+              divergence happens only at some (high) learning rates and only raises the loss, by 1-2
+              nats over a converged seed; a configuration with one diverged seed of three has a mean
+              target of about 3.2 nats or more, above the best quartile of every shipped dataset (below 3
+              nats), so among the best configurations only the converged seeds' noise is at work.
+              Pooled, such a residual would move any configuration by 1-2 nats in either direction,
+              into the best quartile too (on an instance with one such configuration of 8, the
+              top-25 % ceiling came out negative). The all-configurations ceiling is a little high.
+    truth     the observed targets contain noise, so taking them as the true means overstates the
+              spread of the truth and hence the ceiling. One deconvolution step instead: with y the
+              sorted observed targets and q the mean sorted (y + noise) over DECONV_DRAWS draws, the
+              sorted true means are sort(y - (q - y)), the observed targets less the spread one round
+              of noise adds; configuration i keeps its rank and its number of seeds. On synthetic
+              data shaped like the cpu dataset (256 configurations drawn from a skewed distribution,
+              16 of them with 3 seeds, noise normal with sd 0.03 or Student-t(3) x 0.02; 16 datasets
+              each), the top-10 % Spearman ceiling came out 0.02 low (normal) and 0.03 high (t)
+              on average, error sd about 0.1; the top-25 % one 0.016 low and 0.010 high, error sd
+              0.035; plugging in the observed targets instead gave +0.04 and +0.08 (top 10 %);
+              iterating the step to a fixed point gave -0.12 (normal) and no better errors.
+    ceiling   CEILING_DRAWS draws of (truth + noise); in each, the subset is the best k by the
+              simulated observation and the correlation is taken between truth and observation
+              there; the mean over draws is printed, and its sd over draws (how much one dataset's
+              figure can move by chance).
+    assumes   noise independent of the configuration (additive, one distribution for all
+              configurations, in loss units: the measured seed spreads show no trend with the loss),
+              of the truth, and between seeds; the residual pool is small (the cpu dataset: 16
+              configurations x 3 seeds = 48 residuals), so the ceiling carries that uncertainty too
+              (the error sd above includes it). Fixed random seeds: the report repeats exactly. With
+              no configuration run with several converged seeds there is no ceiling (n/a).
 
 Plus the analytic check of the lmscaling tasks: each bb and mf task evaluated at its optimum
 configuration (`optimal_config()`, full fidelity) against the Chinchilla L(N, D) of its law; the
 largest absolute error is printed (0 up to rounding when the tasks are right).
 
 --markdown prints the same tables as Markdown (for docs/tasks.md). Sklearn fits run with one thread
-(set OMP_NUM_THREADS=1 on a shared machine); the whole report takes about a minute.
+(set OMP_NUM_THREADS=1 on a shared machine); the whole report takes about a minute per dataset of
+256 configurations.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import math
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,6 +87,13 @@ from typing import Any
 import numpy as np
 
 from . import surrogate as sg
+
+#: (label, share of the configurations, best first) of the quantile table
+SUBSETS = (("all", 1.0), ("top 25 %", 0.25), ("top 10 %", 0.10))
+MIN_CONFIGS = 3  # fewer configurations in a subset: no rank correlation (n/a)
+CEILING_DRAWS = 1000
+DECONV_ITERS, DECONV_DRAWS = 1, 200
+CEILING_SEED = 0
 
 
 def _f(value: float, digits: int = 3) -> str:
@@ -62,6 +126,131 @@ def seed_noise(dataset: sg.Dataset) -> dict[str, float]:
             "within_share": within / total if multi and total > 0 else float("nan")}
 
 
+# --- fidelity by quantile and the noise ceiling ------------------------------------------------------
+def subset_size(n: int, share: float) -> int:
+    """How many configurations the best `share` of n is: ceil(share n), at least 1."""
+    return n if share >= 1.0 else max(1, min(n, math.ceil(share * n - 1e-9)))
+
+
+def best_configs(observed: np.ndarray, share: float) -> np.ndarray:
+    """Indices of the best (lowest) `share` of the observed targets, best first (stable order for ties)."""
+    return np.argsort(np.asarray(observed, dtype=float), kind="stable")[:subset_size(len(observed), share)]
+
+
+def quantile_fidelity(dataset: sg.Dataset, predictions: np.ndarray,
+                      subsets: Sequence[tuple[str, float]] = SUBSETS) -> list[dict[str, Any]]:
+    """Held-out Spearman and Kendall at the final budget on all configurations and on the best shares."""
+    y, p = dataset.curves[:, -1], np.asarray(predictions)[:, -1]
+    rows = []
+    for label, share in subsets:
+        idx = best_configs(y, share)
+        m = sg.heldout_metrics(y[idx], p[idx]) if len(idx) >= MIN_CONFIGS else {"spearman": math.nan,
+                                                                                 "kendall": math.nan}
+        rows.append({"subset": label, "share": share, "n": len(idx), "spearman": m["spearman"],
+                     "kendall": m["kendall"]})
+    return rows
+
+
+def seed_residuals(dataset: sg.Dataset) -> tuple[np.ndarray, int, int]:
+    """Residuals of the final target over seeds (scaled to one seed's variance), from the configurations
+    with several seeds that all converged; how many configurations they come from; how many
+    multi-seed configurations were left out because some of their seeds diverged."""
+    by_config: dict[str, list[dict]] = {}
+    for r in dataset.runs:
+        by_config.setdefault(r["config_id"], []).append(r)
+    res, used, left_out = [], 0, 0
+    for runs in by_config.values():
+        if len(runs) < 2:
+            continue
+        if any(r["diverged"] for r in runs):
+            left_out += 1
+            continue
+        x = np.array([float(sg.target_curve(r)[-1]) for r in runs])
+        res.extend((x - x.mean()) * math.sqrt(len(x) / (len(x) - 1)))
+        used += 1
+    return np.asarray(res, dtype=float), used, left_out
+
+
+def _noise(rng: np.random.Generator, residuals: np.ndarray, n_seeds: np.ndarray, draws: int) -> np.ndarray:
+    """(draws, n) noise of a configuration's target: the mean of n_seeds draws from the residuals."""
+    m = int(n_seeds.max())
+    e = rng.choice(residuals, size=(draws, len(n_seeds), m))
+    return np.where(np.arange(m) < n_seeds[:, None], e, 0.0).sum(-1) / n_seeds
+
+
+def deconvolve(observed: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray, rng: np.random.Generator,
+               iterations: int = DECONV_ITERS, draws: int = DECONV_DRAWS) -> np.ndarray:
+    """True means whose noisy version has the observed distribution (module docstring), by rank."""
+    order = np.argsort(observed, kind="stable")
+    target, seeds = np.asarray(observed, dtype=float)[order], np.asarray(n_seeds)[order]
+    truth = target.copy()
+    for _ in range(iterations):
+        mean_order_stats = np.sort(truth + _noise(rng, residuals, seeds, draws), axis=1).mean(0)
+        truth = np.sort(truth + (target - mean_order_stats))
+    out = np.empty_like(truth)
+    out[order] = truth
+    return out
+
+
+def _rank_rows(a: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(a, axis=-1)
+
+
+def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ra, rb = _rank_rows(a), _rank_rows(b)
+    ra, rb = ra - ra.mean(-1, keepdims=True), rb - rb.mean(-1, keepdims=True)
+    den = np.sqrt((ra ** 2).sum(-1) * (rb ** 2).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ra * rb).sum(-1) / den, np.nan)
+
+
+def ceiling_of(truth: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray,
+               subsets: Sequence[tuple[str, float]] = SUBSETS, draws: int = CEILING_DRAWS,
+               seed: int = CEILING_SEED) -> list[dict[str, Any]]:
+    """Rank correlation of known true means with their simulated observations, per best share."""
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(seed)
+    truth, n_seeds = np.asarray(truth, dtype=float), np.asarray(n_seeds, dtype=int)
+    obs = truth + _noise(rng, residuals, n_seeds, draws)
+    rows = []
+    for label, share in subsets:
+        k = subset_size(len(truth), share)
+        if k < MIN_CONFIGS:
+            rows.append({"subset": label, "share": share, "n": k, "spearman": math.nan, "kendall": math.nan,
+                         "spearman_sd": math.nan, "kendall_sd": math.nan})
+            continue
+        idx = np.argsort(obs, axis=1, kind="stable")[:, :k]
+        t, o = truth[idx], np.take_along_axis(obs, idx, axis=1)
+        rho = _spearman_rows(t, o)
+        tau = np.array([kendalltau(t[i], o[i]).statistic for i in range(draws)], dtype=float)
+        rows.append({"subset": label, "share": share, "n": k, "spearman": float(np.nanmean(rho)),
+                     "kendall": float(np.nanmean(tau)), "spearman_sd": float(np.nanstd(rho)),
+                     "kendall_sd": float(np.nanstd(tau))})
+    return rows
+
+
+def noise_ceiling(dataset: sg.Dataset, subsets: Sequence[tuple[str, float]] = SUBSETS, draws: int = CEILING_DRAWS,
+                  seed: int = CEILING_SEED) -> dict[str, Any]:
+    """The noise ceiling of the final-budget rank correlations per best share (module docstring)."""
+    residuals, n_multi, n_left_out = seed_residuals(dataset)
+    y, n_seeds = dataset.curves[:, -1], np.asarray(dataset.n_seeds, dtype=int)
+    out: dict[str, Any] = {"n_multi_seed_configs": n_multi, "n_left_out_diverged": n_left_out,
+                           "n_residuals": len(residuals),
+                           "noise_sd": float(np.sqrt(np.mean(residuals ** 2))) if len(residuals) else math.nan}
+    if n_multi == 0 or not np.any(residuals != 0):
+        out["subsets"] = [{"subset": label, "share": share, "n": subset_size(len(y), share), "spearman": math.nan,
+                           "kendall": math.nan, "spearman_sd": math.nan, "kendall_sd": math.nan}
+                          for label, share in subsets]
+        return out
+    truth = deconvolve(y, n_seeds, residuals, np.random.default_rng(seed + 1))
+    out["subsets"] = ceiling_of(truth, n_seeds, residuals, subsets, draws, seed)
+    return out
+
+
+# --- other checks ------------------------------------------------------------------------------------
 def time_model_fit(dataset: sg.Dataset) -> dict[str, float]:
     """The virtual-time model on its own data: R^2 of ln(seconds per token), median relative error."""
     coef = sg.fit_time_model(dataset.runs)
@@ -87,59 +276,143 @@ def lmscaling_optimum_check() -> dict[str, Any]:
 
 
 def evaluate_models(dataset: sg.Dataset, models: Iterable[str], n_splits: int = 5) -> list[dict[str, Any]]:
+    """Held-out metrics of each model (surrogate.cross_validate), plus the fidelity by quantile."""
     results = []
     for name in models:
         t0 = time.perf_counter()
         cv = sg.cross_validate(dataset, name, n_splits)
         cv["seconds"] = time.perf_counter() - t0
+        cv["quantiles"] = quantile_fidelity(dataset, cv["predictions"])
         results.append(cv)
     return results
 
 
-def render(dataset: sg.Dataset, results: list[dict[str, Any]], noise: dict[str, float], check: dict[str, Any],
-           markdown: bool = False) -> str:
+# --- rendering ---------------------------------------------------------------------------------------
+def _title(text: str, markdown: bool, level: int = 2) -> str:
+    return f"{'#' * level} {text}" if markdown else text
+
+
+def _lines(lines: list[str], markdown: bool) -> list[str]:
+    """Markdown line breaks for a block of plain lines."""
+    return [line + ("  " if markdown and line and not line.startswith("#") else "") for line in lines]
+
+
+def _quantiles(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return result.get("quantiles") or []
+
+
+def summary_row(dataset: sg.Dataset, result: dict[str, Any], ceiling: dict[str, Any]) -> list[str]:
+    """One dataset's row of the summary table (model `result`)."""
+    n_div = sum(bool(r["diverged"]) for r in dataset.runs)
+    cells = [dataset.name, str(dataset.n_runs), str(dataset.n_configs), str(n_div), _f(result["final"]["r2"])]
+    for q, c in zip(_quantiles(result), ceiling["subsets"]):
+        cells += [str(q["n"]), _f(q["spearman"]), _f(c["spearman"], 2)]
+    return cells
+
+
+def render_summary(sections: list[tuple[sg.Dataset, list[dict[str, Any]], dict[str, Any]]],
+                   markdown: bool = False) -> str:
+    """The summary table: one row per dataset, for the tasks' model (or the first model reported)."""
+    rows, used = [], set()
+    for dataset, results, ceiling in sections:
+        result = next((r for r in results if r["model"] == sg.DEFAULT_MODEL), results[0])
+        used.add(result["model"])
+        rows.append(summary_row(dataset, result, ceiling))
+    header = ["dataset", "runs", "configs", "diverged", "R^2"]
+    for label, _ in SUBSETS:
+        header += [f"n {label}", f"Spearman {label}", "ceiling"]
+    model = ", ".join(f"`{m}`" for m in sorted(used))
+    out = [_title("Tiny-LM surrogate fidelity: summary", markdown), ""]
+    out += _lines([f"held out by configuration, final budget, model {model}"
+                   + (" (the tasks' model)" if used == {sg.DEFAULT_MODEL} else "")
+                   + "; n = configurations a figure rests on; ceiling = Spearman a perfect predictor of the "
+                   "mean loss would reach under the measured seed noise (n/a: no configuration with several "
+                   "converged seeds)"], markdown)
+    out += ["", table(header, rows, markdown), ""]
+    return "\n".join(out)
+
+
+def render(dataset: sg.Dataset, results: list[dict[str, Any]], noise: dict[str, float], check: dict[str, Any] | None,
+           markdown: bool = False, ceiling: dict[str, Any] | None = None, level: int = 2) -> str:
+    """One dataset's section (and, when `check` is given, the lmscaling check after it)."""
     m = dataset.manifest
     n_div = sum(bool(r["diverged"]) for r in dataset.runs)
     timing = time_model_fit(dataset)
     n_changed = sum(not r["diverged"] and float(np.min(r["val_loss"])) < float(r["val_loss"][-1]) for r in dataset.runs)
-    head = "## " if markdown else ""
-    out = [f"{head}Tiny-LM surrogate fidelity (held out by configuration)", "",
-           (f"dataset {dataset.name}: {dataset.n_runs} runs, {dataset.n_configs} configurations, {n_div} diverged; "
-            f"sha256 {dataset.sha256}"),
-           (f"data updated {m.get('updated', 'n/a')} (planned runs: {m.get('n_runs_planned', 'n/a')}); "
-            f"report {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}; surrogate version "
-            f"{sg.SURROGATE_VERSION}; tasks use `{sg.DEFAULT_MODEL}`"),
-           (f"target: best-so-far validation loss per checkpoint (ln 256 for diverged runs), mean over seeds; "
-            f"{n_changed} converged runs end above their best checkpoint"),
-           (f"seed noise: spread of ln(final loss) {_f(noise['seed_spread'], 4)} over "
-            f"{noise['n_multi_seed_configs']} multi-seed configurations; seed noise is "
-            f"{_f(100 * noise['within_share'], 1)}% of the final-loss variance"),
-           (f"virtual time: ln(s/token) = a {timing['b']:+.2f} ln(FLOPs/token) {timing['c']:+.2f} ln(tokens/step), "
-            f"in-sample R^2 {_f(timing['r2'])}, median relative error {_f(100 * timing['median_rel_error'], 0)}%"), ""]
-    if markdown:
-        out = [line + ("  " if line and not line.startswith("#") else "") for line in out]
+    ceiling = ceiling if ceiling is not None else noise_ceiling(dataset)
+    sub = level + 1
+    out = [_title(f"Tiny-LM surrogate fidelity (held out by configuration): {dataset.name}", markdown, level), ""]
+    out += _lines([
+        (f"dataset {dataset.name}: {dataset.n_runs} runs, {dataset.n_configs} configurations, {n_div} diverged; "
+         f"sha256 {dataset.sha256}"),
+        (f"data updated {m.get('updated', 'n/a')} (planned runs: {m.get('n_runs_planned', 'n/a')}); "
+         f"report {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}; surrogate version "
+         f"{sg.SURROGATE_VERSION}; tasks use `{sg.DEFAULT_MODEL}`"),
+        (f"target: best-so-far validation loss per checkpoint (ln 256 for diverged runs), mean over seeds; "
+         f"{n_changed} converged runs end above their best checkpoint"),
+        (f"seed noise: spread of ln(final loss) {_f(noise['seed_spread'], 4)} over "
+         f"{noise['n_multi_seed_configs']} multi-seed configurations; seed noise is "
+         f"{_f(100 * noise['within_share'], 1)}% of the final-loss variance"),
+        (f"virtual time: ln(s/token) = a {timing['b']:+.2f} ln(FLOPs/token) {timing['c']:+.2f} ln(tokens/step), "
+         f"in-sample R^2 {_f(timing['r2'])}, median relative error {_f(100 * timing['median_rel_error'], 0)}%"),
+    ], markdown)
+    out.append("")
     rows = [[r["model"] + (" (tasks)" if r["model"] == sg.DEFAULT_MODEL else ""), _f(r["final"]["r2"]),
              _f(r["final"]["spearman"]), _f(r["final"]["kendall"]), _f(r["monotone_share"], 2),
              _f(r["monotone_share_raw"], 2), f"{r['n_splits']}", f"{r['seconds']:.1f}"] for r in results]
-    out += [f"{head}Final budget ({dataset.checkpoint_tokens[-1]} tokens)" if markdown else
-            f"Final budget ({dataset.checkpoint_tokens[-1]} tokens)", "",
+    out += [_title(f"Final budget ({dataset.checkpoint_tokens[-1]} tokens)", markdown, sub), "",
             table(["model", "R^2", "Spearman", "Kendall", "monotone", "monotone raw", "folds", "CV s"], rows,
                   markdown), ""]
+    out += render_quantiles(dataset, results, ceiling, markdown, sub)
     for metric, label in (("r2", "R^2"), ("spearman", "Spearman"), ("kendall", "Kendall")):
         rows = [[r["model"], *(_f(c[metric]) for c in r["per_checkpoint"])] for r in results]
-        title = f"{label} by checkpoint (tokens)"
-        out += [f"{head}{title}" if markdown else title, "",
+        out += [_title(f"{label} by checkpoint (tokens)", markdown, sub), "",
                 table(["model", *(str(t) for t in dataset.checkpoint_tokens)], rows, markdown), ""]
-    title = "Analytic lmscaling tasks at their optimum vs Chinchilla L(N, D)"
-    out += [f"{head}{title}" if markdown else title, "",
+    if check is not None:
+        out += render_check(check, markdown, sub)
+    return "\n".join(out)
+
+
+def render_quantiles(dataset: sg.Dataset, results: list[dict[str, Any]], ceiling: dict[str, Any], markdown: bool,
+                     level: int = 3) -> list[str]:
+    """The table of Spearman / Kendall by best share of the target, with the noise ceiling's row."""
+    counts = [c["n"] for c in ceiling["subsets"]]
+    header = ["model"] + [f"{metric} {label} ({n})" for metric in ("Spearman", "Kendall")
+                          for (label, _), n in zip(SUBSETS, counts)]
+    rows = [[r["model"] + (" (tasks)" if r["model"] == sg.DEFAULT_MODEL else ""),
+             *(_f(q[metric]) for metric in ("spearman", "kendall") for q in _quantiles(r))] for r in results]
+    rows.append(["noise ceiling", *(_f(c[metric], 2) for metric in ("spearman", "kendall") for c in ceiling["subsets"])])
+    rows.append(["ceiling sd", *(_f(c[f"{metric}_sd"], 2) for metric in ("spearman", "kendall")
+                                 for c in ceiling["subsets"])])
+    left = ceiling.get("n_left_out_diverged", 0)
+    left_note = (f"; {left} multi-seed configuration{'s' if left != 1 else ''} with a diverged seed left out"
+                 if left else "")
+    if ceiling["n_multi_seed_configs"]:
+        note = (f"noise: {ceiling['n_residuals']} seed residuals of {ceiling['n_multi_seed_configs']} configurations "
+                f"run with several seeds, all converged (rms {_f(ceiling['noise_sd'], 4)} nats){left_note}; "
+                f"ceiling = mean over {CEILING_DRAWS} simulated datasets, sd = its spread over them (how far one "
+                "dataset's figure moves by chance)")
+    else:
+        note = f"noise ceiling n/a: no configuration of this dataset was run with several converged seeds{left_note}"
+    return [_title("Final budget by quantile of the target (best = lowest loss; n configurations)", markdown, level),
+            "", *_lines([note], markdown), "", table(header, rows, markdown), ""]
+
+
+def render_check(check: dict[str, Any], markdown: bool, level: int = 2) -> list[str]:
+    return [_title("Analytic lmscaling tasks at their optimum vs Chinchilla L(N, D)", markdown, level), "",
             (f"{check['n_tasks']} bb/mf tasks evaluated at optimal_config(); max |loss - L(N, D)| = "
              f"{check['max_abs_error']:.3g}"), ""]
-    return "\n".join(out)
+
+
+def default_datasets() -> list[Path]:
+    """Every runs-*.jsonl under benchmarks/lm/data, sorted by name."""
+    return sorted(sg.DATA_DIR.glob("runs-*.jsonl"))
 
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fidelity report of the LM surrogates (see the module docstring).")
-    parser.add_argument("--dataset", type=Path, default=sg.DEFAULT_DATASET)
+    parser.add_argument("--dataset", type=Path, action="append", default=None,
+                        help="a runs file; repeat for several (default: every benchmarks/lm/data/runs-*.jsonl)")
     parser.add_argument("--models", default=",".join(sg.MODELS), help=f"comma-separated, of {', '.join(sg.MODELS)}")
     parser.add_argument("--splits", type=int, default=5, help="GroupKFold folds (by configuration)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -148,9 +421,21 @@ def main(argv: Iterable[str] | None = None) -> int:
     unknown = [m for m in models if m not in sg.MODELS]
     if unknown:
         parser.error(f"unknown models {unknown}; accepted: {', '.join(sg.MODELS)}")
-    dataset = sg.load_dataset(a.dataset)
-    print(render(dataset, evaluate_models(dataset, models, a.splits), seed_noise(dataset), lmscaling_optimum_check(),
-                 a.markdown))
+    paths = a.dataset or default_datasets()
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing or not paths:
+        parser.error(f"no such dataset: {', '.join(missing) or sg.DATA_DIR / 'runs-*.jsonl'}")
+    sections = []
+    started = time.perf_counter()
+    for i, path in enumerate(paths, 1):  # progress on stderr: the tables on stdout stay clean
+        print(f"[lm-report] {i}/{len(paths)} {Path(path).name}: cross-validating {len(models)} models "
+              f"({time.perf_counter() - started:.0f} s so far)", file=sys.stderr, flush=True)
+        dataset = sg.load_dataset(path)
+        sections.append((dataset, evaluate_models(dataset, models, a.splits), noise_ceiling(dataset)))
+    parts = [render_summary(sections, a.markdown)]
+    parts += [render(d, results, seed_noise(d), None, a.markdown, ceiling) for d, results, ceiling in sections]
+    parts.append("\n".join(render_check(lmscaling_optimum_check(), a.markdown)))
+    print("\n".join(parts))
     return 0
 
 

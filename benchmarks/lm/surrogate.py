@@ -73,6 +73,15 @@ Held-out evaluation (``cross_validate``): GroupKFold by configuration id (all se
 configuration in one fold), the model fitted on the other folds' configurations, metrics per
 checkpoint against the held-out configurations' target curves (``heldout_metrics``: R^2, Spearman,
 Kendall). `python -m benchmarks.lm.report` prints them for every model.
+
+Datasets: every `runs-*.jsonl` under data/ loads the same way: the original `cpu` instance
+(runs-cpu-v1) and each tinylm instance (runs-<instance>.jsonl, benchmarks.lm.sweep.INSTANCES; these
+have diverged runs, 8-14 per instance, so `et_div` differs from `et` there). Each gets its own fit.
+
+Landscape (``landscape``, ``python -m benchmarks.lm.surrogate [DATASET ...]``): diverged runs, where
+the best measured configurations lie, the surrogate's optimal learning rate and batch size per model
+size, the slope of ln lr* in ln N (Step Law: -0.713) and the loss increase at lr* x 2^k; the numbers
+behind docs/tasks.md "tinylm instances".
 """
 from __future__ import annotations
 
@@ -515,3 +524,110 @@ def cross_validate(dataset: Dataset, model: str = DEFAULT_MODEL, n_splits: int =
             "final": per_checkpoint[-1], "per_checkpoint": per_checkpoint,
             "monotone_share": monotone_share(pred), "monotone_share_raw": monotone_share(raw),
             "predictions": pred}
+
+
+# --- the landscape: divergence, where the optimum lies, the optimal-lr slope in model size ----------
+LANDSCAPE_GRID = {"learning_rate": 49, "batch_size": 13}  # log-spaced grid points over the dataset's ranges
+STEP_LAW_LR_SLOPE = -0.713
+#: log2(lr / lr*) at which `landscape` reports the relative loss increase (LM_NOTES: the Step Law grid's
+#: -4: +2.7 %, -2: +1.0 %, -1: +0.4 %, +1: +0.7 %, +2: +3.2 %, +3: most runs diverge)
+LR_PROFILE_OCTAVES = (-4, -2, -1, 1, 2, 3)
+
+
+def _sizes(dataset: Dataset) -> list[tuple[int, int]]:
+    return sorted({(int(hp["d_model"]), int(hp["n_layers"])) for hp in dataset.hparams})
+
+
+def landscape(dataset: Dataset, fitted: CurveSurrogate | None = None, top: int = 10) -> dict[str, Any]:
+    """How the landscape of one dataset looks (issue 22 item 3), from the data and from its surrogate.
+
+    Data: runs, diverged runs, and the `top` configurations by final target loss with their learning
+    rate and batch size, and how many of them sit at the sampled range's lowest batch size (the
+    batch-size values are integers: "at the bound" means the lowest value sampled) or in its top
+    learning-rate octave. Surrogate (the fitted model, `gp` by default): for every model size of the
+    data, the final loss minimized over a log grid of learning rate x batch size spanning the data's
+    ranges (LANDSCAPE_GRID points), the other hyperparameters at the trainer's defaults (warmup 0.05,
+    weight decay 0.1, beta2 0.99, cosine); the optimum is "interior" when neither coordinate is at the
+    grid's end; `lr_profile` is the relative loss increase at lr* x 2^k (k in LR_PROFILE_OCTAVES, None
+    outside the data's range), to compare with the published shape. The optimal-lr slope is the least-squares slope of ln lr* on ln N over the sizes (Step
+    Law: -0.713, at the optimal batch size, N = non-embedding parameters).
+    """
+    from .train import DEFAULTS
+
+    fitted = fitted or get_surrogate(dataset)
+    hps, final = dataset.hparams, dataset.curves[:, -1]
+    lrs = np.array([float(h["learning_rate"]) for h in hps])
+    bss = np.array([int(h["batch_size"]) for h in hps])
+    order = np.argsort(final, kind="stable")[:top]
+    lo_b, hi_lr = int(bss.min()), float(lrs.max())
+    best = [{"config_id": dataset.config_ids[i], "loss": float(final[i]), "learning_rate": float(lrs[i]),
+             "batch_size": int(bss[i]), "d_model": int(hps[i]["d_model"]), "n_layers": int(hps[i]["n_layers"])}
+            for i in order]
+    lr_grid = np.geomspace(lrs.min(), lrs.max(), LANDSCAPE_GRID["learning_rate"])
+    bs_grid = np.unique(np.round(np.geomspace(bss.min(), bss.max(), LANDSCAPE_GRID["batch_size"])).astype(int))
+    seq_len = int(hps[0]["seq_len"])
+    base = {k: DEFAULTS[k] for k in ("warmup_fraction", "weight_decay", "beta2", "schedule")}
+    optima = []
+    for d, n in _sizes(dataset):
+        grid = [{**base, "d_model": d, "n_layers": n, "seq_len": seq_len, "learning_rate": float(lr),
+                 "batch_size": int(b)} for lr in lr_grid for b in bs_grid]
+        pred = fitted.predict_curves(grid)[:, -1].reshape(len(lr_grid), len(bs_grid))
+        i, j = np.unravel_index(int(np.argmin(pred)), pred.shape)
+        at = {**grid[i * len(bs_grid) + j]}
+        shifted = [{**at, "learning_rate": float(lr_grid[i]) * 2.0**k} for k in LR_PROFILE_OCTAVES]
+        inside = [lrs.min() <= h["learning_rate"] <= lrs.max() for h in shifted]
+        profile = fitted.predict_curves(shifted)[:, -1] / pred[i, j] - 1.0
+        optima.append({"d_model": d, "n_layers": n, "n_params": non_embedding_params(d, n), "lr": float(lr_grid[i]),
+                       "batch_size": int(bs_grid[j]), "loss": float(pred[i, j]),
+                       "lr_profile": {k: (float(v) if ok else None) for k, v, ok in zip(LR_PROFILE_OCTAVES, profile, inside)},
+                       "lr_interior": bool(0 < i < len(lr_grid) - 1), "batch_interior": bool(0 < j < len(bs_grid) - 1)})
+    return {"dataset": dataset.name, "n_runs": dataset.n_runs, "n_configs": dataset.n_configs,
+            "n_diverged": int(sum(bool(r["diverged"]) for r in dataset.runs)),
+            "n_configs_diverged": int(np.sum(dataset.diverged_share > 0)),
+            "best": best, "best_at_lowest_batch": int(sum(b["batch_size"] == lo_b for b in best)),
+            "best_in_top_lr_octave": int(sum(b["learning_rate"] > hi_lr / 2 for b in best)),
+            "lowest_batch": lo_b, "optima": optima, "lr_slope": lr_slope(optima),
+            "lr_profile_mean": {k: (float(np.mean(v)) if (v := [o["lr_profile"][k] for o in optima
+                                                                 if o["lr_profile"][k] is not None]) else None)
+                                for k in LR_PROFILE_OCTAVES}}
+
+
+def lr_slope(optima: Sequence[Mapping[str, Any]]) -> float:
+    """Least-squares slope of ln lr* on ln N over (model size, optimum) rows; nan for fewer than 2 sizes."""
+    x = np.log([o["n_params"] for o in optima])
+    y = np.log([o["lr"] for o in optima])
+    if len(set(x.tolist())) < 2:
+        return float("nan")
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m benchmarks.lm.surrogate [DATASET ...]`: the landscape summary of each dataset."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lm.surrogate", description=landscape.__doc__.split("\n")[0])
+    parser.add_argument("dataset", nargs="*", help="runs files (default: every runs-*.jsonl under benchmarks/lm/data)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per dataset")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    paths = [Path(p) for p in args.dataset] or sorted(DATA_DIR.glob("runs-*.jsonl"))
+    for path in paths:
+        summary = landscape(load_dataset(path))
+        if args.json:
+            print(json.dumps(summary))
+            continue
+        print(f"{summary['dataset']}: {summary['n_runs']} runs, {summary['n_configs']} configurations, "
+              f"{summary['n_diverged']} runs diverged; best {len(summary['best'])}: "
+              f"{summary['best_at_lowest_batch']} at the lowest batch size {summary['lowest_batch']}, "
+              f"{summary['best_in_top_lr_octave']} in the top lr octave; optimal-lr slope "
+              f"{summary['lr_slope']:.2f} (Step Law {STEP_LAW_LR_SLOPE}); loss increase at lr* x 2^k: "
+              + ", ".join(f"{k:+d}: " + ("-" if v is None else f"{100 * v:+.1f}%")
+                          for k, v in summary["lr_profile_mean"].items()))
+        for o in summary["optima"]:
+            print(f"  d {o['d_model']:3d} x {o['n_layers']}  N {o['n_params']:7d}  lr* {o['lr']:.2e}"
+                  f"{'' if o['lr_interior'] else ' (grid end)'}  B* {o['batch_size']:2d}"
+                  f"{'' if o['batch_interior'] else ' (grid end)'}  loss {o['loss']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,6 +24,30 @@ DEFAULTS (beta1 0.9, grad_clip 1.0, min_lr_ratio 0.1); seq_len is fixed per prof
     seq_len          128                         256                               64
     tokens (default) 2^18                        2^24                              2^13
 
+Instances (``INSTANCES``, ``--instance NAME``; issue 22): the tinylm family, one profile per corpus
+slice x model-size band x token budget, named <slice>-<band><log2 tokens>:
+
+    slice            help (the English help() text) | asyncio (Python source)    benchmarks.lm.corpus.SLICES
+    band s           d_model choice 32, 64, 96; n_layers int [1, 2]              N 13k-224k
+    band l           d_model choice 64, 96, 128; n_layers int [2, 4]             N 100k-793k
+    tokens           2^16 | 2^17 (val_tokens 4096)
+    learning_rate    log [1e-4, 1]
+    batch_size       int_log [1, 64] sequences of seq_len 64 (64-4096 tokens)
+    warmup, beta2, weight_decay, schedule as above
+
+--instance sets the profile, the dataset file benchmarks/lm/data/runs-<instance>.jsonl and the plan
+(INSTANCE_PLAN: n_configs, seeds_subset, n_seeds); each run trains on the instance's slice (its own
+train/validation split) and its record adds `instance` and `corpus_slice` (its corpus_sha256 is the
+slice's). Every instance uses Sobol seed 0, so configuration cNNNN has the same coordinates in every
+instance (the same hyperparameters where the bands agree): the slices and budgets can be compared
+pairwise. Why these ranges (issue 22 item 3; the cpu profile's runs never diverged, high learning rates
+plateaued and the best runs sat on the lowest batch size): lr up to 1 reaches divergence with Adam
+and clipping (a pilot, d 64 x 2 at 2^16 tokens: lr 0.3 ends on the unigram plateau, lr 1 diverges);
+seq_len 64 and batch from 1 sequence put the lowest batch (64 tokens) below the optimum (the same
+pilot: 1-2 sequences of 64 bytes about equal, 4 and 8 worse; at seq_len 128 one sequence, the
+smallest batch possible, was still the best). Smaller models and 2^16-2^17 tokens kept 8 instances x
+136 runs within an hour of one CPU core (56.5 CPU-minutes of training, 2026-12-06).
+
 Runs: every configuration with seed 0, then seeds 1 .. n_seeds-1 for the first seeds_subset
 configurations (ordered by seed, then configuration, so an interrupted sweep has covered as
 many configurations as possible). Each finished run is appended to --out as one JSON line
@@ -38,7 +62,9 @@ sessions are time-boxed).
 A manifest, <out without .jsonl>.manifest.json, is rewritten after every run: schema version,
 corpus name and sha256, torch version(s), device name(s), git revision (`git rev-parse HEAD`,
 None when unavailable), number of runs, the plan (profile, ranges, tokens, seeds), created and
-updated timestamps. --jobs N runs N worker processes (spawned, one torch thread each).
+updated timestamps; for an instance also the slice (name, definition, sha256, sizes) and runs_sha256,
+the sha256 of the runs file as written. --jobs N runs N worker processes (spawned, one torch thread
+each).
 """
 from __future__ import annotations
 
@@ -79,7 +105,46 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"ranges": _ranges((1e-3, 3e-2), (4, 16), [32], (1, 1)),
               "fixed": {"seq_len": 64}, "tokens": 2**13, "val_tokens": 2048},
 }
+
+# --- tinylm instances (issue 22): corpus slice x model-size band x token budget ----------------------
+#: widened ranges of every instance (issue 22 item 3; see INSTANCES)
+INSTANCE_LR = (1e-4, 1.0)
+INSTANCE_BATCH = (1, 64)
+INSTANCE_SEQ_LEN = 64
+#: model-size bands: (d_model choices, n_layers range)
+SIZE_BANDS: dict[str, tuple[list[int], tuple[int, int]]] = {"s": ([32, 64, 96], (1, 2)), "l": ([64, 96, 128], (2, 4))}
+INSTANCE_SLICES = ("help", "asyncio")
+INSTANCE_TOKENS = {16: 2**16, 17: 2**17}
+#: the plan every instance was swept with (seed 0 for each of 128 configurations, seed 1 for the first 8: 136 runs)
+INSTANCE_PLAN = {"n_configs": 128, "seeds_subset": 8, "n_seeds": 2}
+
+
+def _instance(slice_name: str, band: str, log2_tokens: int) -> dict[str, Any]:
+    widths, layers = SIZE_BANDS[band]
+    return {"ranges": _ranges(INSTANCE_LR, INSTANCE_BATCH, widths, layers), "fixed": {"seq_len": INSTANCE_SEQ_LEN},
+            "tokens": INSTANCE_TOKENS[log2_tokens], "val_tokens": 4096, "slice": slice_name, "band": band,
+            "plan": dict(INSTANCE_PLAN)}
+
+
+#: instance name -> profile (a PROFILES entry with its corpus slice); name = <slice>-<band><log2 tokens>
+INSTANCES: dict[str, dict[str, Any]] = {f"{sl}-{band}{t}": _instance(sl, band, t)
+                                        for sl in INSTANCE_SLICES for band in SIZE_BANDS for t in INSTANCE_TOKENS}
+PROFILES.update(INSTANCES)
 REPO = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def instance_dataset(name: str) -> Path:
+    """The run dataset of instance `name`: benchmarks/lm/data/runs-<name>.jsonl."""
+    if name not in INSTANCES:
+        raise ValueError(f"unknown tinylm instance {name!r}; known: {', '.join(INSTANCES)}")
+    return DATA_DIR / f"runs-{name}.jsonl"
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else hashlib.sha256(b"").hexdigest()
 
 
 def _map(u: float, spec: tuple) -> Any:
@@ -164,6 +229,8 @@ def write_manifest(out: Path, runs: list[dict], plan: dict[str, Any]) -> dict:
         "record_version": RECORD_VERSION,
         "dataset": out.name,
         "corpus": {"name": CORPUS_NAME, "sha256": expected_sha256()},
+        **({"corpus_slice": _slice_info(plan["slice"])} if plan.get("slice") else {}),
+        "runs_sha256": file_sha256(out),
         "torch_version": sorted({r["torch_version"] for r in runs}) or [_torch_version()],
         "device": sorted({r["device_name"] for r in runs}),
         "git_revision": git_revision(),
@@ -183,6 +250,16 @@ def write_manifest(out: Path, runs: list[dict], plan: dict[str, Any]) -> dict:
     return manifest
 
 
+def _slice_info(name: str) -> dict[str, Any]:
+    from .corpus import SLICES, load_slice, split_corpus
+
+    kind, arg, digest, what = SLICES[name]
+    data = load_slice(name)
+    train, val = split_corpus(data)
+    return {"name": name, "definition": {kind: list(arg) if isinstance(arg, tuple) else arg}, "what": what,
+            "sha256": digest, "bytes": len(data), "train_bytes": len(train), "validation_bytes": len(val)}
+
+
 def _torch_version() -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -199,10 +276,15 @@ def _init_worker() -> None:
 
 
 def _run_one(run: dict, device: str | None, checkpoints: int, val_tokens: int, profile: str) -> dict:
+    from .corpus import load_slice
     from .train import train
 
+    slice_name = PROFILES[profile].get("slice")
     record = train(run["hparams"], run["tokens"], run["seed"], device=device, checkpoints=checkpoints,
-                   val_tokens=val_tokens)
+                   val_tokens=val_tokens, corpus=load_slice(slice_name) if slice_name else None)
+    if slice_name:  # the record's corpus_sha256 is then the slice's
+        return {"config_id": run["config_id"], "profile": profile, "instance": profile, "corpus_slice": slice_name,
+                **record}
     return {"config_id": run["config_id"], "profile": profile, **record}
 
 
@@ -222,7 +304,9 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
     val_tokens = int(val_tokens or prof["val_tokens"])
     configs = sample_configs(profile, n_configs, sobol_seed)
     planned = plan_runs(configs, n_seeds, seeds_subset, tokens)
-    plan = {"profile": profile, "ranges": {k: list(v) for k, v in prof["ranges"].items()}, "fixed": prof["fixed"],
+    plan = {"profile": profile, **({"instance": profile, "slice": prof["slice"], "band": prof["band"]}
+                                   if "slice" in prof else {}),
+            "ranges": {k: list(v) for k, v in prof["ranges"].items()}, "fixed": prof["fixed"],
             "tokens": tokens, "checkpoints": checkpoints, "val_tokens": val_tokens, "n_configs": n_configs,
             "n_seeds": n_seeds, "seeds_subset": seeds_subset, "sobol_seed": sobol_seed,
             "n_runs_planned": len(planned), "device_requested": device}
@@ -303,11 +387,16 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Resumable tiny-LM sweep (see the module docstring).")
-    parser.add_argument("--out", required=True, type=Path, help="dataset file (JSON lines), appended to")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="dataset file (JSON lines), appended to (default for an --instance: "
+                             "benchmarks/lm/data/runs-<instance>.jsonl; required otherwise)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
-    parser.add_argument("--n-configs", type=int, default=64)
-    parser.add_argument("--seeds-subset", type=int, default=8, help="configurations that get the extra seeds")
-    parser.add_argument("--n-seeds", type=int, default=3)
+    parser.add_argument("--instance", choices=sorted(INSTANCES), default=None,
+                        help="a tinylm instance: its profile, dataset file and plan (overrides --profile)")
+    parser.add_argument("--n-configs", type=int, default=None, help="default: the instance's plan, else 64")
+    parser.add_argument("--seeds-subset", type=int, default=None,
+                        help="configurations that get the extra seeds (default: the instance's plan, else 8)")
+    parser.add_argument("--n-seeds", type=int, default=None, help="default: the instance's plan, else 3")
     parser.add_argument("--tokens", type=int, default=None, help="training tokens per run (default: the profile's)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1 ...")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one torch thread each)")
@@ -317,6 +406,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=None, help="start no new run after this long")
     parser.add_argument("--dry-run", action="store_true", help="print the planned configurations and exit")
     a = parser.parse_args(list(argv) if argv is not None else None)
+    plan = {"n_configs": 64, "seeds_subset": 8, "n_seeds": 3}
+    if a.instance:
+        a.profile = a.instance
+        a.out = a.out or instance_dataset(a.instance)
+        plan = INSTANCES[a.instance]["plan"]
+    if a.out is None and not a.dry_run:
+        parser.error("--out is required without --instance")
+    for key, value in plan.items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
     if a.dry_run:
         configs = sample_configs(a.profile, a.n_configs, a.sobol_seed)
         for cid, hp in configs:

@@ -37,6 +37,22 @@ Tasks (ids stable)
                          flops_per_token(d_model, n_layers, 128) * 2^18 (6 N + 6 n_layers seq_len d
                          per token, benchmarks.lm.model): the model size trades loss against compute.
     tinylm/momf          tinylm/mo with the tokens fidelity; compute counts the evaluated tokens.
+Instances (issue 22): besides the original instance above (profile `cpu`, data runs-cpu-v1.jsonl, ids
+unchanged), the family benchmarks.lm.sweep.INSTANCES: every combination of a corpus slice (help: the
+English help() text; asyncio: the asyncio package's Python source; benchmarks.lm.corpus.SLICES), a
+model-size band (s: d_model 32/64/96 x 1-2 layers; l: d_model 64/96/128 x 2-4 layers) and a token
+budget (2^16 or 2^17), named <slice>-<band><log2 tokens> (help-s16 ... asyncio-l17). Each has its own
+run dataset benchmarks/lm/data/runs-<instance>.jsonl (its own sweep, manifest with the slice's sha256,
+shipped gp kernel file) and its own surrogate (the same gp model, fitted on that data), and the four
+tasks
+    tinylm/<instance>/bb     loss after the instance's token budget (8 hyperparameters)
+    tinylm/<instance>/mf     tokens fidelity in [budget/64, budget] (checkpoints of one run, as above)
+    tinylm/<instance>/mo     (loss, training FLOPs)
+    tinylm/<instance>/momf   (loss, FLOPs) with the tokens fidelity
+with the widened ranges of the instances (learning rate log [1e-4, 1], batch size integer log [1, 64]
+sequences of 64 bytes; seq_len 64; see benchmarks.lm.sweep for why). ``instance_names()`` lists them;
+``TinyLMSurrogate(instance=...)`` is the one place an instance name becomes ranges, data and metadata.
+
 Optimum: unknown (None); MO tasks carry reference_point = (ln 256, 1.1 x the largest compute), a
 point every non-diverged configuration dominates (bounds, not a measured front's nadir).
 
@@ -68,7 +84,7 @@ from carps_like.types import Evaluation, Fidelity, Objective
 
 from . import surrogate as sg
 from .model import flops_per_token
-from .sweep import PROFILES
+from .sweep import INSTANCES, PROFILES, instance_dataset
 from .train import DEFAULTS, DIVERGED_LOSS, FIDELITY_SEMANTICS
 
 PROFILE = "cpu"
@@ -98,13 +114,23 @@ class TinyLMSurrogate(ObjectiveFunction):
 
     d_model, n_layers: fix the model size (both or neither). token_fidelity: tokens become the
     fidelity. compute_objective: add training FLOPs as second objective (needs a free model size).
-    noise: multiple of the measured seed spread (0: deterministic). dataset: a file name under
-    benchmarks/lm/data or a path. model: a key of benchmarks.lm.surrogate.MODELS.
+    noise: multiple of the measured seed spread (0: deterministic). instance: a name of
+    benchmarks.lm.sweep.INSTANCES (its ranges and data), None for the original `cpu` instance.
+    dataset: a file name under benchmarks/lm/data or a path (default: the instance's).
+    model: a key of benchmarks.lm.surrogate.MODELS.
     """
 
     def __init__(self, token_fidelity: bool = False, compute_objective: bool = False, d_model: int | None = None,
-                 n_layers: int | None = None, noise: float = 0.0, dataset: str = sg.DEFAULT_DATASET.name,
-                 model: str = sg.DEFAULT_MODEL) -> None:
+                 n_layers: int | None = None, noise: float = 0.0, dataset: str | None = None,
+                 model: str = sg.DEFAULT_MODEL, instance: str | None = None) -> None:
+        if instance is not None and instance not in INSTANCES:
+            raise ValueError(f"unknown tinylm instance {instance!r}; known: {', '.join(INSTANCES)}")
+        self.instance = instance
+        self.profile = PROFILE if instance is None else instance
+        self.ranges: dict[str, tuple] = PROFILES[self.profile]["ranges"]
+        profile_fixed: dict[str, Any] = PROFILES[self.profile]["fixed"]
+        if dataset is None:
+            dataset = sg.DEFAULT_DATASET.name if instance is None else instance_dataset(instance).name
         if (d_model is None) != (n_layers is None):
             raise ValueError("fix both d_model and n_layers, or neither")
         if compute_objective and d_model is not None:
@@ -113,10 +139,10 @@ class TinyLMSurrogate(ObjectiveFunction):
             raise ValueError(f"unknown surrogate model {model!r}; accepted: {', '.join(sg.MODELS)}")
         if not (noise >= 0.0 and math.isfinite(noise)):
             raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-        self.fixed: dict[str, Any] = dict(FIXED)
+        self.fixed: dict[str, Any] = dict(profile_fixed)
         if d_model is not None:
             for name, value in (("d_model", d_model), ("n_layers", n_layers)):
-                spec = RANGES[name]
+                spec = self.ranges[name]
                 ok = value in spec[1] if spec[0] == "choice" else spec[1] <= value <= spec[2]
                 if not ok:
                     raise ValueError(f"{name}={value!r} is outside the data's range {spec[1:]}")
@@ -128,8 +154,8 @@ class TinyLMSurrogate(ObjectiveFunction):
         self._surrogate: sg.CurveSurrogate | None = None
         self.compute_objective = bool(compute_objective)
 
-        self.configspace = ConfigurationSpace(name="tinylm", space=[
-            hyperparameter(name, spec, DEFAULTS[name]) for name, spec in RANGES.items() if name not in self.fixed])
+        self.configspace = ConfigurationSpace(name="tinylm" if instance is None else f"tinylm-{instance}", space=[
+            hyperparameter(name, spec, DEFAULTS[name]) for name, spec in self.ranges.items() if name not in self.fixed])
         tokens = self.dataset.checkpoint_tokens
         self.max_tokens = float(tokens[-1])
         self.fidelity = Fidelity("tokens", float(tokens[0]), self.max_tokens) if token_fidelity else None
@@ -143,7 +169,7 @@ class TinyLMSurrogate(ObjectiveFunction):
             "surrogate_version": sg.SURROGATE_VERSION, "surrogate_model": model,
             "dataset": d.name, "dataset_sha256": d.sha256, "n_runs": d.n_runs, "n_configs": d.n_configs,
             "corpus_sha256": (d.manifest.get("corpus") or {}).get("sha256"),
-            "profile": PROFILE, "fixed": dict(self.fixed), "tokens": int(self.max_tokens),
+            "profile": self.profile, "fixed": dict(self.fixed), "tokens": int(self.max_tokens),
             "checkpoint_tokens": list(tokens), "unit": "nats per byte (vocabulary 256)",
             "target": "best validation loss so far at each checkpoint (mean over seeds); a configuration whose "
                       "run diverged is at ln 256 at every fidelity",
@@ -153,9 +179,14 @@ class TinyLMSurrogate(ObjectiveFunction):
                       if self.noise else "none: the surrogate's mean prediction"),
             "diverged_loss": DIVERGED_LOSS,
         }
+        if instance is not None:
+            sl = d.manifest.get("corpus_slice") or {}
+            extra.update(instance=instance, corpus_slice={k: sl.get(k) for k in ("name", "definition", "sha256", "bytes")},
+                         model_band=PROFILES[instance]["band"], n_diverged=int(sum(bool(r["diverged"]) for r in d.runs)))
         if self.compute_objective:
-            max_compute = max(flops_per_token(d_, n_, FIXED["seq_len"]) for d_ in RANGES["d_model"][1]
-                              for n_ in range(RANGES["n_layers"][1], RANGES["n_layers"][2] + 1)) * self.max_tokens
+            sizes, layers = self.ranges["d_model"][1], self.ranges["n_layers"]
+            max_compute = max(flops_per_token(d_, n_, profile_fixed["seq_len"]) for d_ in sizes
+                              for n_ in range(layers[1], layers[2] + 1)) * self.max_tokens
             extra.update(compute="training FLOPs: flops_per_token(d_model, n_layers, seq_len) * tokens",
                          reference_point=[DIVERGED_LOSS, COMPUTE_MARGIN * float(max_compute)])
         self.metadata = ObjectiveMetadata(
@@ -173,7 +204,7 @@ class TinyLMSurrogate(ObjectiveFunction):
 
     def hparams(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The trainer's hyperparameters for a configuration (fixed values added)."""
-        return {**self.fixed, **{k: config[k] for k in RANGES if k not in self.fixed}}
+        return {**self.fixed, **{k: config[k] for k in self.ranges if k not in self.fixed}}
 
     def _noise_factor(self, config: Mapping[str, Any], seed: int | None) -> float:
         if self.noise == 0.0:
@@ -215,7 +246,24 @@ _TARGET = "benchmarks.lm.tinylm.TinyLMSurrogate"
 FIXED_SIZE = {"d_model": 64, "n_layers": 2}
 
 
+#: the tasks of every instance: (type suffix, kwargs)
+INSTANCE_TASKS = (("bb", {}), ("mf", {"token_fidelity": True}), ("mo", {"compute_objective": True}),
+                  ("momf", {"token_fidelity": True, "compute_objective": True}))
+
+
+def instance_names() -> list[str]:
+    """The instances of the family (benchmarks.lm.sweep.INSTANCES), in table order."""
+    return list(INSTANCES)
+
+
 def task_specs() -> list[TaskSpec]:
+    return _original_specs() + [
+        TaskSpec(id=f"tinylm/{name}/{suffix}", target=_TARGET, kwargs={"instance": name, **kwargs}, n_trials=100)
+        for name in instance_names() for suffix, kwargs in INSTANCE_TASKS]
+
+
+def _original_specs() -> list[TaskSpec]:
+    """The tasks of the original instance (ids and kwargs stable since results exist)."""
     return [
         TaskSpec(id="tinylm/bb", target=_TARGET, kwargs={}, n_trials=100),
         TaskSpec(id="tinylm/bb_d64_l2", target=_TARGET, kwargs=dict(FIXED_SIZE), n_trials=100),

@@ -39,12 +39,20 @@ divergence training stops; the checkpoints not yet evaluated and the final losse
 DIVERGED_LOSS = ln 256 = 5.545 (the uniform predictor's loss, "the divergence level");
 earlier checkpoints keep their measured values.
 
-Determinism: on CPU a fixed seed gives identical records (timings aside) for the same torch
-version and thread count; torch.use_deterministic_algorithms(True) is set for the run and
-restored. CUDA: bf16 autocast, TF32 matmuls (flags restored afterwards), fused AdamW, and
-torch.compile when tokens >= COMPILE_MIN_TOKENS (2^25: compiling costs 30-60 s per shape,
-more than a shorter run of a model this size takes; ``compile=True/False`` overrides). CUDA
-runs are not bitwise reproducible.
+Determinism: on CPU a fixed seed gives identical records (timings aside) on one machine and torch
+build, whatever the caller's thread count: a CPU run sets torch.use_deterministic_algorithms(True)
+and CPU_THREADS = 1 intra-op thread (torch.set_num_threads), and restores both afterwards. The
+thread count matters: the same run with 1 and 2 threads differs in the last bits, and at high
+learning rates training amplifies that (measured: 2^16 tokens, d 32 x 1, lr 0.077: final loss
+3.309 with 1 thread, 3.278 with 2). Across machines it is not reproducible: torch picks kernels by
+the CPU's instruction set (AVX-512, AVX2, ...; ATEN_CPU_CAPABILITY, read once at import), and MKL /
+oneDNN dispatch by the CPU too, so another CPU type gives other last bits, amplified the same way (20
+configurations of tinylm-live/cpu_mo evaluated here with torch's AVX-512 and AVX2 kernels: final
+losses moved by up to 0.08 nats from lr 5e-3 up, by under 2e-6 below lr 3e-3). One thread is also
+what the sweep and studies (OMP_NUM_THREADS=1) use, so their speed is unchanged. CUDA: bf16 autocast, TF32 matmuls (flags restored afterwards) and fused AdamW; CUDA runs are not
+bitwise reproducible. No torch.compile: compiling costs 30-60 s per shape, more than any shipped
+task's run of a model this size takes, so no task could reach it (records before 2026-12-06 carry
+"compiled": false).
 """
 from __future__ import annotations
 
@@ -71,7 +79,7 @@ DIVERGENCE_THRESHOLD = UNIFORM_LOSS + 1.0
 CHECK_EVERY = 16
 DIVERGENCE_WINDOW = 32
 FIRST_CHECKPOINT_FRACTION = 1 / 64
-COMPILE_MIN_TOKENS = 2**25
+CPU_THREADS = 1  # torch intra-op threads of a CPU run (the caller's count is restored after it)
 VAL_TOKENS = 8192
 FIDELITY_SEMANTICS = ("checkpoints of one fixed-horizon run: the learning-rate schedule is set for the full token "
                       "budget, so a lower fidelity is the validation loss part-way through that run (schedule not "
@@ -124,16 +132,18 @@ def checkpoint_tokens(tokens: int, k: int) -> list[int]:
 
 @contextlib.contextmanager
 def _torch_state(device):
-    """Fork the RNGs and set per-run flags (deterministic on CPU, TF32 on CUDA); restore on exit."""
+    """Fork the RNGs and set per-run flags (deterministic algorithms and CPU_THREADS threads on CPU,
+    TF32 on CUDA); restore on exit."""
     import torch
 
     saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.get_num_threads())
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         try:
             if device.type == "cpu":
                 torch.use_deterministic_algorithms(True)
+                torch.set_num_threads(CPU_THREADS)
             else:
                 torch.backends.cuda.matmul.allow_tf32 = True
                 torch.backends.cudnn.allow_tf32 = True
@@ -141,6 +151,8 @@ def _torch_state(device):
         finally:
             torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[2], saved[3]
+            if torch.get_num_threads() != saved[4]:
+                torch.set_num_threads(saved[4])
 
 
 def _diverging(history, checked: int, done: int, n_steps: int) -> bool:
@@ -164,11 +176,11 @@ def _val_batch(val, seq_len: int, val_tokens: int):
 
 
 def train(hparams: Mapping[str, Any], tokens: int, seed: int, device: str | None = None, checkpoints: int = 7, *,
-          val_tokens: int = VAL_TOKENS, compile: bool | None = None, corpus: bytes | None = None) -> dict[str, Any]:
+          val_tokens: int = VAL_TOKENS, corpus: bytes | None = None) -> dict[str, Any]:
     """Train one model for `tokens` training tokens and return its record.
 
-    device None or "auto": CUDA when available, else CPU. compile None: only on CUDA for
-    tokens >= COMPILE_MIN_TOKENS. corpus: the bytes to use instead of the shipped corpus.
+    device None or "auto": CUDA when available, else CPU. corpus: the bytes to use instead of the
+    shipped corpus.
 
     Record fields: hparams (resolved), seed, tokens (requested), tokens_per_step, steps (planned),
     steps_done, tokens_trained, checkpoint_tokens (nominal c_i), checkpoint_steps,
@@ -176,7 +188,7 @@ def train(hparams: Mapping[str, Any], tokens: int, seed: int, device: str | None
     steps since the previous checkpoint), initial_val_loss, final_val_loss,
     final_train_loss (mean of the last up to 16 steps), diverged, diverged_step, n_heads,
     n_params_nonembedding, n_params_total, flops_per_token, flops (flops_per_token x tokens_trained),
-    device, device_name, dtype, compiled, torch_version, corpus, corpus_sha256,
+    device, device_name, dtype, torch_version, corpus, corpus_sha256,
     fidelity_semantics, record_version, and timing {wall_time_s, train_time_s, eval_time_s,
     tokens_per_s} (the only fields that differ between identical CPU runs).
     """
@@ -196,7 +208,6 @@ def train(hparams: Mapping[str, Any], tokens: int, seed: int, device: str | None
     n_steps = max(1, math.ceil(tokens / tps))
     cks = checkpoint_tokens(tokens, checkpoints)
     ck_steps = [min(n_steps, max(1, math.ceil(c / tps))) for c in cks]
-    use_compile = cuda and tokens >= COMPILE_MIN_TOKENS if compile is None else bool(compile)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
 
     with _torch_state(dev):
@@ -213,7 +224,6 @@ def train(hparams: Mapping[str, Any], tokens: int, seed: int, device: str | None
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=hp["learning_rate"], betas=(hp["beta1"], hp["beta2"]), eps=1e-8,
                                 **({"fused": True} if cuda else {}))
-        step_model = torch.compile(model) if use_compile else model
 
         def evaluate() -> float:
             model.eval()
@@ -239,7 +249,7 @@ def train(hparams: Mapping[str, Any], tokens: int, seed: int, device: str | None
             starts = torch.randint(0, len(train_t) - seq - 1, (bsz,), generator=gen).to(dev)
             window = train_t[starts[:, None] + offsets].long()
             with autocast():
-                loss = step_model(window[:, :-1], window[:, 1:])
+                loss = model(window[:, :-1], window[:, 1:])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
             opt.step()
@@ -301,7 +311,6 @@ def train(hparams: Mapping[str, Any], tokens: int, seed: int, device: str | None
         "device": dev.type,
         "device_name": torch.cuda.get_device_name(dev) if cuda else "cpu",
         "dtype": "bfloat16-autocast" if cuda else "float32",
-        "compiled": use_compile,
         "torch_version": torch.__version__,
         "corpus": CORPUS_NAME,
         "corpus_sha256": sha256(data),

@@ -1,0 +1,163 @@
+"""The tinylm instance family (issue 22): corpus slices, per-instance datasets, surrogates and tasks.
+
+Checks the shipped data against its manifests and the corpus (no fabricated records: every stored
+configuration is the planned Sobol point, every record names its slice's sha256), that instances differ
+in data, and that every instance task builds and evaluates. One tiny real training run (the sweep on
+an instance profile at 2^10 tokens); the rest reads the shipped files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+from helpers import sample_configs
+
+from benchmarks.lm import fitted_kernel, tinylm
+from benchmarks.lm import surrogate as sg
+from benchmarks.lm.corpus import SLICES, load_corpus, load_slice, sha256, slice_bytes, split_corpus
+from benchmarks.lm.model import flops_per_token
+from benchmarks.lm.sweep import INSTANCES, instance_dataset, manifest_path, read_runs, sample_configs as sobol, sweep
+from carps_like.objective import describe
+
+LN256 = math.log(256)
+SPECS = [s for s in tinylm.task_specs() if "instance" in s.kwargs]
+TYPES = ("bb", "mf", "mo", "momf")
+#: the ids of the family; never rename one once results exist
+EXPECTED_IDS = [f"tinylm/{sl}-{band}{t}/{ty}" for sl in ("help", "asyncio") for band in ("s", "l") for t in (16, 17)
+                for ty in TYPES]
+
+
+@pytest.fixture(scope="module")
+def datasets():
+    return {name: sg.load_dataset(instance_dataset(name)) for name in INSTANCES}
+
+
+def test_at_least_eight_instances_each_with_the_four_task_types():
+    assert len(INSTANCES) >= 8
+    assert sorted(s.id for s in SPECS) == sorted(EXPECTED_IDS)
+    for spec in SPECS:
+        obj = spec.build()
+        assert obj.task_type.value == spec.id.rsplit("/", 1)[1]
+    original = [s.id for s in tinylm.task_specs() if "instance" not in s.kwargs]
+    assert original == ["tinylm/bb", "tinylm/bb_d64_l2", "tinylm/bb_noisy", "tinylm/mf", "tinylm/mf_d64_l2",
+                        "tinylm/mo", "tinylm/momf"]
+
+
+def test_slices_are_checked_parts_of_the_shipped_corpus():
+    corpus = load_corpus()
+    help_, code = load_slice("help"), load_slice("asyncio")
+    assert help_ == corpus[:len(help_)] and help_.startswith(b"help(") and b"# ==== " not in help_
+    assert code.startswith(b"# ==== asyncio/__init__.py ====\n") and code in corpus  # the package is contiguous
+    headers = [line for line in code.split(b"\n") if line.startswith(b"# ==== ")]
+    assert len(headers) == 33 and all(h.startswith(b"# ==== asyncio/") for h in headers)
+    for name, (_, _, digest, _) in SLICES.items():
+        assert sha256(slice_bytes(name, corpus)) == digest
+    train, val = split_corpus(code)
+    assert len(val) == int(0.05 * len(code)) and train + val == code
+
+
+@pytest.mark.parametrize("name", list(INSTANCES))
+def test_instance_dataset_matches_its_manifest_plan_and_slice(name, datasets):
+    path = instance_dataset(name)
+    manifest = json.loads(manifest_path(path).read_text())
+    prof = INSTANCES[name]
+    assert manifest["runs_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (manifest["instance"], manifest["slice"], manifest["tokens"]) == (name, prof["slice"], prof["tokens"])
+    assert manifest["corpus_slice"]["sha256"] == SLICES[prof["slice"]][2]
+    runs = read_runs(path)
+    d = datasets[name]
+    assert manifest["n_runs"] == len(runs) == d.n_runs and d.sha256 == manifest["runs_sha256"]
+    assert manifest["n_diverged"] == sum(r["diverged"] for r in runs)
+    planned = dict(sobol(name, manifest["n_configs"], manifest["sobol_seed"]))
+    assert {r["config_id"] for r in runs} == set(planned)  # the whole plan, nothing else
+    for r in runs:
+        assert (r["instance"], r["corpus_slice"], r["profile"]) == (name, prof["slice"], name)
+        assert r["corpus_sha256"] == SLICES[prof["slice"]][2] and r["tokens"] == prof["tokens"]
+        assert all(r["hparams"][k] == v for k, v in planned[r["config_id"]].items())
+    assert fitted_kernel.load(d) is not None, f"{fitted_kernel.path_for(path).name} is stale: run make lm-surrogate"
+
+
+def test_instances_differ_in_data(datasets):
+    by_slice = {}
+    for name, d in datasets.items():
+        by_slice.setdefault(INSTANCES[name]["slice"], set()).add(d.runs[0]["corpus_sha256"])
+    assert all(len(v) == 1 for v in by_slice.values()) and len(set().union(*by_slice.values())) == len(by_slice)
+    assert len({d.sha256 for d in datasets.values()}) == len(datasets)
+    # the same Sobol configurations on the two slices give different losses
+    a, b = datasets["help-s16"], datasets["asyncio-s16"]
+    common = sorted(set(a.config_ids) & set(b.config_ids))
+    la = a.curves[[a.config_ids.index(c) for c in common], -1]
+    lb = b.curves[[b.config_ids.index(c) for c in common], -1]
+    assert len(common) >= 10 and np.mean(np.abs(la - lb)) > 0.05
+
+
+def test_instance_data_diverge_somewhere_and_stay_sane(datasets):
+    diverged = sum(int(sum(r["diverged"] for r in d.runs)) for d in datasets.values())
+    assert diverged > 0  # the widened lr range reaches divergence (issue 22 item 3)
+    for d in datasets.values():
+        assert np.all(np.diff(d.curves, axis=1) <= 0) and np.all((d.curves > 0.5) & (d.curves <= LN256))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
+def test_every_instance_task_builds_and_evaluates(spec, datasets):
+    obj = spec.build()
+    name = spec.kwargs["instance"]
+    d, prof = datasets[name], INSTANCES[name]
+    assert set(obj.configspace) == set(prof["ranges"])
+    lr = obj.configspace["learning_rate"]
+    assert (lr.lower, lr.upper) == prof["ranges"]["learning_rate"][1:]
+    fids = [None] if obj.fidelity is None else [None, obj.fidelity.min, obj.fidelity.max / 8, obj.fidelity.max]
+    for config in sample_configs(obj, 2, seed=3):
+        for z in fids:
+            ev = obj.evaluate(config, z, seed=1)
+            assert 0.5 < ev.values[0] <= LN256 and ev.virtual_time > 0
+            if len(obj.objectives) == 2:
+                hp = obj.hparams(config)
+                tokens = obj.max_tokens if z is None else z
+                assert ev.values[1] == pytest.approx(flops_per_token(hp["d_model"], hp["n_layers"], 64) * tokens)
+    record = describe(obj)
+    json.dumps(record)
+    extra = record["extra"]
+    assert (extra["instance"], extra["dataset_sha256"], extra["n_runs"]) == (name, d.sha256, d.n_runs)
+    assert extra["corpus_slice"]["sha256"] == SLICES[prof["slice"]][2] and extra["tokens"] == prof["tokens"]
+    if obj.fidelity is not None:
+        assert (obj.fidelity.min, obj.fidelity.max) == (prof["tokens"] / 64, prof["tokens"])
+    if len(obj.objectives) == 2:
+        assert extra["reference_point"][0] == pytest.approx(LN256)
+    assert obj.surrogate.model.hyperparameters_from == "shipped"
+
+
+@pytest.mark.parametrize("name", ["help-s16", "asyncio-l17"])
+def test_instance_mf_curves_never_rise(name):
+    obj = tinylm.TinyLMSurrogate(instance=name, token_fidelity=True)
+    grid = np.geomspace(obj.fidelity.min, obj.fidelity.max, 15)
+    for config in sample_configs(obj, 10, seed=6):
+        losses = [e.values[0] for e in obj.evaluate_batch([config] * len(grid), list(grid))]
+        assert np.all(np.diff(losses) <= 1e-12)
+
+
+def test_unknown_instance_is_rejected():
+    with pytest.raises(ValueError, match="instance"):
+        tinylm.TinyLMSurrogate(instance="nope")
+
+
+def test_landscape_summary_of_an_instance(datasets):
+    summary = sg.landscape(datasets["help-s16"])
+    sizes = {(hp["d_model"], hp["n_layers"]) for hp in datasets["help-s16"].hparams}
+    assert len(summary["optima"]) == len(sizes) and math.isfinite(summary["lr_slope"])
+    assert summary["n_diverged"] == sum(r["diverged"] for r in datasets["help-s16"].runs)
+    assert all(1e-4 <= o["lr"] <= 1.0 and 1 <= o["batch_size"] <= 64 for o in summary["optima"])
+
+
+def test_sweep_on_an_instance_profile_trains_on_its_slice(tmp_path):
+    """A tiny real run (2^10 tokens) through the sweep: the record and manifest name the slice."""
+    out = tmp_path / "runs-x.jsonl"
+    manifest = sweep(out, "asyncio-s16", n_configs=1, seeds_subset=0, n_seeds=1, tokens=2**10, device="cpu",
+                     progress=False)
+    (record,) = read_runs(out)
+    assert (record["instance"], record["corpus_slice"]) == ("asyncio-s16", "asyncio")
+    assert record["corpus_sha256"] == SLICES["asyncio"][2] and record["hparams"]["seq_len"] == 64
+    assert manifest["corpus_slice"]["name"] == "asyncio" and manifest["runs_sha256"] == sha256(out.read_bytes())

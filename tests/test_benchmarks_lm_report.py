@@ -1,0 +1,151 @@
+"""The LM fidelity report (benchmarks/lm/report.py, `make lm-report`): fidelity by quantile of the
+target, the noise ceiling next to it, one section per dataset after a summary table.
+
+Synthetic datasets whose true means and seed noise are known stand in for the shipped data; nothing
+here trains a model or reads the shipped runs.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.lm import report
+from benchmarks.lm import surrogate as sg
+from benchmarks.lm.sweep import sample_configs as sobol_configs
+
+TOKENS = [4096 * 2**i for i in range(7)]
+
+
+def true_loss(hp) -> float:
+    """A smooth landscape: lowest near lr 3e-3, a little better for bigger models."""
+    return 2.5 + 0.3 * (math.log10(hp["learning_rate"]) + 2.5) ** 2 - 0.1 * math.log2(hp["d_model"] / 32)
+
+
+def record(cid, hp, final, seed=0, diverged=False):
+    """A run record with the fields the surrogate and the report read; the curve falls to `final`."""
+    val = [final + 2.0 * ((TOKENS[-1] / t) ** 0.3 - 1) / 64 ** 0.3 for t in TOKENS]
+    if diverged:
+        val = val[:3] + [math.log(256)] * 4
+    return {"config_id": cid, "profile": "cpu", "hparams": hp, "seed": seed, "tokens": TOKENS[-1],
+            "checkpoint_tokens": TOKENS, "val_loss": val, "final_val_loss": val[-1], "diverged": diverged,
+            "tokens_trained": TOKENS[-1], "timing": {"train_time_s": 1e-5 * hp["d_model"] * TOKENS[-1] / 64}}
+
+
+def write_dataset(path, n, n_multi, sd, seed=0, diverged_multi=0):
+    """n configurations, the first n_multi with 3 seeds; each seed's loss = true loss + N(0, sd).
+    The first `diverged_multi` multi-seed configurations get one diverged seed. Returns the true means."""
+    rng = np.random.default_rng(seed)
+    lines, mu = [], []
+    for i, (cid, hp) in enumerate(sobol_configs("cpu", n)):
+        mu.append(true_loss(hp))
+        for s in range(3 if i < n_multi else 1):
+            div = i < diverged_multi and s == 2
+            lines.append(record(cid, hp, mu[-1] + rng.normal(0.0, sd), seed=s, diverged=div))
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return np.array(mu)
+
+
+def test_ceiling_of_matches_the_bivariate_normal_formula():
+    # truth N(0, 1), noise N(0, 0.5^2): Pearson r = 1/sqrt(1.25); for bivariate normal pairs
+    # E[Kendall] = 2/pi asin(r), E[Spearman] = 6/(pi (n+1)) (asin r + (n-2) asin(r/2))
+    rng = np.random.default_rng(1)
+    n = 400
+    truth = rng.normal(size=n)
+    truth = (truth - truth.mean()) / truth.std()  # unit variance exactly: r is known
+    rows = report.ceiling_of(truth, np.ones(n, dtype=int), rng.normal(0.0, 0.5, 20000), draws=400)
+    r = 1 / math.sqrt(1.25)
+    spearman = 6 / (math.pi * (n + 1)) * (math.asin(r) + (n - 2) * math.asin(r / 2))
+    assert [row["n"] for row in rows] == [400, 100, 40]
+    assert rows[0]["spearman"] == pytest.approx(spearman, abs=0.01)
+    assert rows[0]["kendall"] == pytest.approx(2 / math.pi * math.asin(r), abs=0.01)
+    # selecting the best share by the noisy observation narrows the truth's spread: lower ceilings
+    assert rows[0]["spearman"] > rows[1]["spearman"] > rows[2]["spearman"]
+    assert rows[2]["spearman_sd"] > rows[0]["spearman_sd"] > 0
+    # averaging 3 seeds divides the noise variance by 3: a higher ceiling
+    three = report.ceiling_of(truth, np.full(n, 3), rng.normal(0.0, 0.5, 20000), draws=400)
+    assert three[2]["spearman"] > rows[2]["spearman"] + 0.05
+
+
+def test_noise_ceiling_from_a_dataset_with_known_noise(tmp_path):
+    """The ceiling estimated from the data alone (seed residuals, deconvolved targets) is near the one of
+    the known true means with the known noise. Tolerances: 3 x the error sd measured over 10 such datasets
+    (seeds 0-9: 0.001, 0.023, 0.051 for all, top 25 %, top 10 %; mean errors 0.000, 0.004, 0.029)."""
+    sd = 0.04
+    mu = write_dataset(tmp_path / "runs-known.jsonl", n=600, n_multi=200, sd=sd, seed=0)
+    d = sg.load_dataset(tmp_path / "runs-known.jsonl")
+    est = report.noise_ceiling(d)
+    assert (est["n_multi_seed_configs"], est["n_residuals"], est["n_left_out_diverged"]) == (200, 600, 0)
+    assert est["noise_sd"] == pytest.approx(sd, rel=0.15)
+    rng = np.random.default_rng(0)
+    true = report.ceiling_of(mu, d.n_seeds, rng.normal(0.0, sd, 100_000))
+    assert [r["n"] for r in est["subsets"]] == [r["n"] for r in true] == [600, 150, 60]
+    for e, t, tol in zip(est["subsets"], true, (0.005, 0.07, 0.15)):
+        assert e["spearman"] == pytest.approx(t["spearman"], abs=tol), e["subset"]
+        assert e["kendall"] == pytest.approx(t["kendall"], abs=tol), e["subset"]
+    assert true[2]["spearman"] < 0.9  # the top decile is noise-limited here: the check is not vacuous
+    assert report.noise_ceiling(d) == est  # fixed seeds: the report repeats exactly
+
+
+def test_diverged_seeds_stay_out_of_the_noise_pool_and_no_multi_seed_data_gives_na(tmp_path):
+    write_dataset(tmp_path / "runs-div.jsonl", n=60, n_multi=10, sd=0.03, diverged_multi=2)
+    c = report.noise_ceiling(sg.load_dataset(tmp_path / "runs-div.jsonl"))
+    assert (c["n_multi_seed_configs"], c["n_left_out_diverged"], c["n_residuals"]) == (8, 2, 24)
+    assert c["noise_sd"] < 0.1  # a diverged seed's residual is about 1.6 nats
+    write_dataset(tmp_path / "runs-single.jsonl", n=30, n_multi=0, sd=0.03)
+    single = report.noise_ceiling(sg.load_dataset(tmp_path / "runs-single.jsonl"))
+    assert single["n_multi_seed_configs"] == 0
+    assert all(math.isnan(r["spearman"]) for r in single["subsets"])
+
+
+def test_quantile_fidelity_counts_and_where_a_model_ranks_badly(tmp_path):
+    write_dataset(tmp_path / "runs-q.jsonl", n=256, n_multi=0, sd=0.0)
+    d = sg.load_dataset(tmp_path / "runs-q.jsonl")
+    perfect = report.quantile_fidelity(d, d.curves)
+    assert [(q["subset"], q["n"]) for q in perfect] == [("all", 256), ("top 25 %", 64), ("top 10 %", 26)]
+    assert all(q["spearman"] == pytest.approx(1.0) and q["kendall"] == pytest.approx(1.0) for q in perfect)
+    # reverse the order within the best 26 but keep them below the rest: fine overall, wrong at the top
+    pred = d.curves.copy()
+    best = report.best_configs(d.curves[:, -1], 0.10)
+    pred[best, -1] = d.curves[best[::-1], -1]
+    rows = {q["subset"]: q for q in report.quantile_fidelity(d, pred)}
+    assert rows["all"]["spearman"] > 0.95 and rows["top 10 %"]["spearman"] == pytest.approx(-1.0)
+    assert rows["top 25 %"]["spearman"] < rows["all"]["spearman"]
+    small = report.quantile_fidelity(d, d.curves, [("top 1 %", 0.01)])[0]
+    assert small["n"] == 3 and small["spearman"] == pytest.approx(1.0)
+    tiny = report.quantile_fidelity(d, d.curves, [("top 0.5 %", 0.005)])[0]
+    assert tiny["n"] == 2 and math.isnan(tiny["spearman"])  # too few configurations: n/a, count shown
+
+
+@pytest.mark.parametrize("markdown", [False, True])
+def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch, capsys, markdown):
+    write_dataset(tmp_path / "runs-a.jsonl", n=40, n_multi=8, sd=0.03, seed=1)
+    write_dataset(tmp_path / "runs-b.jsonl", n=32, n_multi=0, sd=0.03, seed=2)
+    (tmp_path / "other.jsonl").write_text("")  # not a runs-*.jsonl file: not a dataset
+    monkeypatch.setattr(sg, "DATA_DIR", tmp_path)
+    assert [p.name for p in report.default_datasets()] == ["runs-a.jsonl", "runs-b.jsonl"]
+    args = ["--models", "et", "--splits", "3"] + (["--markdown"] if markdown else [])
+    assert report.main(args) == 0  # default: every runs-*.jsonl
+    default_out = capsys.readouterr().out
+    assert report.main(args + ["--dataset", str(tmp_path / "runs-b.jsonl"), "--dataset",
+                               str(tmp_path / "runs-a.jsonl")]) == 0
+    out = capsys.readouterr().out
+    for text, order in ((default_out, ("runs-a", "runs-b")), (out, ("runs-b", "runs-a"))):
+        summary, *sections = text.split("Tiny-LM surrogate fidelity (held out by configuration): ")
+        assert "summary" in summary and [s.split("\n")[0] for s in sections] == [f"{o}.jsonl" for o in order]
+        rows = [line for line in summary.splitlines() if line.lstrip("| ").startswith("runs-")]
+        assert [r.lstrip("| ").split()[0] for r in rows] == [f"{o}.jsonl" for o in order]
+        for name in order:  # the dataset's row: runs, configurations, the three subsets' counts
+            row = next(r for r in rows if r.lstrip("| ").startswith(name))
+            cells = [c for c in row.replace("|", " ").split()]
+            n = 40 if name == "runs-a" else 32
+            assert cells[1:3] == [str(n + (16 if name == "runs-a" else 0)), str(n)]
+            assert [cells[5], cells[8], cells[11]] == [str(n), str(math.ceil(n / 4)), str(math.ceil(n / 10))]
+        assert "ceiling" in summary and "Spearman top 10 %" in summary
+        for section, name in zip(sections, order):
+            assert "by quantile of the target" in section and "noise ceiling" in section
+            assert ("| noise ceiling |" in section) == markdown
+            assert ("no configuration of this dataset was run with several" in section) == (name == "runs-b")
+        assert "Analytic lmscaling tasks" in sections[-1]
