@@ -132,10 +132,10 @@ LM_DATA_ARGS ?= --out benchmarks/lm/data/runs-cpu-v1.jsonl --profile cpu --n-con
 lm-data: $(STAMP)  ## generate or resume the tiny-LM run dataset (GPU: LM_DATA_ARGS="--profile gpu --out benchmarks/lm/data/runs-gpu-v1.jsonl")
 	$(PY) -m benchmarks.lm.sweep $(LM_DATA_ARGS) --device auto $(if $(JOBS),--jobs $(JOBS))
 
-lm-surrogate: $(STAMP)  ## after new LM data: search the gp surrogate's kernel hyperparameters once and ship them (<data>.gp-kernel.json)
+lm-surrogate: $(STAMP)  ## after new LM data: search the gp kernel hyperparameters of new or stale datasets and ship them (<data>.gp-kernel.json; current ones are kept)
 	$(PY) -m benchmarks.lm.fitted_kernel $(ARGS)
 
-lm-report: $(STAMP)  ## held-out fidelity of the LM surrogates + lmscaling optimum check (ARGS=--markdown for the README)
+lm-report: $(STAMP)  ## held-out fidelity of the LM surrogates + lmscaling optimum check per dataset and quantile (ARGS=--markdown for docs/tasks.md)
 	$(PY) -m benchmarks.lm.report $(ARGS)
 
 tasks: $(STAMP)  ## list tasks: make tasks FILTER="type=mf dim<=3"
