@@ -113,13 +113,6 @@ def stale_reason(dataset) -> str | None:
     return None
 
 
-def shipped_datasets() -> list[Path]:
-    """Every run dataset under benchmarks/lm/data (runs-*.jsonl), sorted by name."""
-    from . import surrogate as sg
-
-    return sorted(sg.DATA_DIR.glob("runs-*.jsonl"))
-
-
 def main(argv: list[str] | None = None) -> int:
     from . import surrogate as sg
 
@@ -127,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset", nargs="*", help="runs files (default: every runs-*.jsonl under benchmarks/lm/data)")
     parser.add_argument("--check", action="store_true", help="compare the shipped files with a fresh search; exit 1 if stale")
     args = parser.parse_args(argv)
-    paths = [Path(p) for p in args.dataset] or shipped_datasets()
+    paths = [Path(p) for p in args.dataset] or sg.shipped_datasets()
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         parser.error(f"no such dataset: {', '.join(missing)}")

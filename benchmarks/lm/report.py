@@ -192,18 +192,15 @@ def deconvolve(observed: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray,
     return out
 
 
-def _rank_rows(a: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(a, axis=-1)
-
-
 def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ra, rb = _rank_rows(a), _rank_rows(b)
-    ra, rb = ra - ra.mean(-1, keepdims=True), rb - rb.mean(-1, keepdims=True)
-    den = np.sqrt((ra ** 2).sum(-1) * (rb ** 2).sum(-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (ra * rb).sum(-1) / den, np.nan)
+    """Spearman correlation of each pair of rows (NaN where a row is constant)."""
+    import warnings
+
+    from scipy.stats import ConstantInputWarning, pearsonr, rankdata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        return pearsonr(rankdata(a, axis=-1), rankdata(b, axis=-1), axis=-1).statistic
 
 
 def ceiling_of(truth: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray,
@@ -303,7 +300,7 @@ def _quantiles(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def summary_row(dataset: sg.Dataset, result: dict[str, Any], ceiling: dict[str, Any]) -> list[str]:
     """One dataset's row of the summary table (model `result`)."""
-    n_div = sum(bool(r["diverged"]) for r in dataset.runs)
+    n_div = dataset.n_diverged
     cells = [dataset.name, str(dataset.n_runs), str(dataset.n_configs), str(n_div), _f(result["final"]["r2"])]
     for q, c in zip(_quantiles(result), ceiling["subsets"]):
         cells += [str(q["n"]), _f(q["spearman"]), _f(c["spearman"], 2)]
@@ -336,7 +333,7 @@ def render(dataset: sg.Dataset, results: list[dict[str, Any]], noise: dict[str, 
            markdown: bool = False, ceiling: dict[str, Any] | None = None, level: int = 2) -> str:
     """One dataset's section (and, when `check` is given, the lmscaling check after it)."""
     m = dataset.manifest
-    n_div = sum(bool(r["diverged"]) for r in dataset.runs)
+    n_div = dataset.n_diverged
     timing = time_model_fit(dataset)
     n_changed = sum(not r["diverged"] and float(np.min(r["val_loss"])) < float(r["val_loss"][-1]) for r in dataset.runs)
     ceiling = ceiling if ceiling is not None else noise_ceiling(dataset)
@@ -405,8 +402,8 @@ def render_check(check: dict[str, Any], markdown: bool, level: int = 2) -> list[
 
 
 def default_datasets() -> list[Path]:
-    """Every runs-*.jsonl under benchmarks/lm/data, sorted by name."""
-    return sorted(sg.DATA_DIR.glob("runs-*.jsonl"))
+    """What the report covers without --dataset: every shipped run dataset."""
+    return sg.shipped_datasets()
 
 
 def main(argv: Iterable[str] | None = None) -> int:

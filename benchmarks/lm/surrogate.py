@@ -139,6 +139,16 @@ class Dataset:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def n_diverged(self) -> int:
+        """Runs that diverged."""
+        return sum(bool(r["diverged"]) for r in self.runs)
+
+
+def shipped_datasets() -> list[Path]:
+    """Every run dataset under data/ (runs-*.jsonl: the cpu instance and each tinylm instance), by name."""
+    return sorted(DATA_DIR.glob("runs-*.jsonl"))
+
 
 def target_curve(record: Mapping[str, Any]) -> np.ndarray:
     """The monotone target of one run (module docstring): best-so-far loss, or ln 256 if diverged."""
@@ -582,7 +592,7 @@ def landscape(dataset: Dataset, fitted: CurveSurrogate | None = None, top: int =
                        "lr_profile": {k: (float(v) if ok else None) for k, v, ok in zip(LR_PROFILE_OCTAVES, profile, inside)},
                        "lr_interior": bool(0 < i < len(lr_grid) - 1), "batch_interior": bool(0 < j < len(bs_grid) - 1)})
     return {"dataset": dataset.name, "n_runs": dataset.n_runs, "n_configs": dataset.n_configs,
-            "n_diverged": int(sum(bool(r["diverged"]) for r in dataset.runs)),
+            "n_diverged": dataset.n_diverged,
             "n_configs_diverged": int(np.sum(dataset.diverged_share > 0)),
             "best": best, "best_at_lowest_batch": int(sum(b["batch_size"] == lo_b for b in best)),
             "best_in_top_lr_octave": int(sum(b["learning_rate"] > hi_lr / 2 for b in best)),
@@ -609,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dataset", nargs="*", help="runs files (default: every runs-*.jsonl under benchmarks/lm/data)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per dataset")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    paths = [Path(p) for p in args.dataset] or sorted(DATA_DIR.glob("runs-*.jsonl"))
+    paths = [Path(p) for p in args.dataset] or shipped_datasets()
     for path in paths:
         summary = landscape(load_dataset(path))
         if args.json:

@@ -142,9 +142,9 @@ def instance_dataset(name: str) -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    import hashlib
+    from .corpus import sha256
 
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else hashlib.sha256(b"").hexdigest()
+    return sha256(path.read_bytes() if path.exists() else b"")
 
 
 def _map(u: float, spec: tuple) -> Any:

@@ -182,7 +182,7 @@ class TinyLMSurrogate(ObjectiveFunction):
         if instance is not None:
             sl = d.manifest.get("corpus_slice") or {}
             extra.update(instance=instance, corpus_slice={k: sl.get(k) for k in ("name", "definition", "sha256", "bytes")},
-                         model_band=PROFILES[instance]["band"], n_diverged=int(sum(bool(r["diverged"]) for r in d.runs)))
+                         model_band=PROFILES[instance]["band"], n_diverged=d.n_diverged)
         if self.compute_objective:
             sizes, layers = self.ranges["d_model"][1], self.ranges["n_layers"]
             max_compute = max(flops_per_token(d_, n_, profile_fixed["seq_len"]) for d_ in sizes
