@@ -51,6 +51,7 @@ from analysis.gather import write_gathered
 from analysis.subsets import CONFIG, ROOT, TYPES, load_config
 from carps_like import registry
 from carps_like.errors import UserError
+from carps_like.study import EXIT_TIME_BUDGET
 
 from . import baselines as B
 from .subsets import budget_groups
@@ -325,9 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         study_args = study_arguments(cfg, args.optimizer, tasks, seeds, runs_root, write_budgets(cfg, tasks, out / "budgets.json"),
                                      args.jobs, args.redo, batch_size)
         announce(label, tasks, seeds, study_args, not args.skip_conformance)
+        reserve = None if max_minutes is None else min(REPORT_RESERVE_SECONDS, max_minutes * 15)
         if max_minutes is not None:
             print(f"[compare] time budget: {max_minutes:g} min for the whole comparison (MAX_MINUTES); the runs stop "
-                  f"{min(REPORT_RESERVE_SECONDS, max_minutes * 15):.0f} s before it to leave time for the report", flush=True)
+                  f"{reserve:.0f} s before it to leave time for the report", flush=True)
         if not args.skip_conformance and run_conformance(args.optimizer) != 0:
             print(f"[compare] FAILED: {args.optimizer} does not pass the conformance suite (output above); "
                   f"fix it first (`make check-optimizer OPT={args.optimizer}`)", file=sys.stderr)
@@ -343,7 +345,6 @@ def main(argv: list[str] | None = None) -> int:
             except (Refused, UserError) as exc:  # nothing finished yet, or not comparable yet: the final report says
                 print(f"[compare] no partial report yet: {str(exc).splitlines()[0]}", flush=True)
 
-        reserve = None if max_minutes is None else min(REPORT_RESERVE_SECONDS, max_minutes * 15)
         left = None if max_minutes is None else max_minutes * 60 - (time.monotonic() - started) - reserve
         because = None
         if left is not None and left <= 0:
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[compare] interrupted: partial report of {outcome.finished} of {outcome.planned} runs in "
                       f"{out / 'README.md'}; run the same command again to go on", file=sys.stderr)
                 return 130
-            if run_rc == 124:
+            if run_rc == EXIT_TIME_BUDGET:
                 run_rc, because = 0, f"the time budget of {max_minutes:g} min ran out"
         outcome = report(because)
         failures = threshold_failures(outcome.comparisons, _csv(args.fail_if_worse_than) or [], label)
