@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from .errors import IncompatibleError
+from .spaces import KINDS
 from .types import TaskType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
     from .task import Task
 
 #: hyperparameter kinds of a ConfigSpace space that adapters declare handling for
-HYPERPARAMETER_KINDS = ("float", "integer", "categorical", "ordinal")
+HYPERPARAMETER_KINDS = tuple(kind for kind in KINDS if kind != "constant")  # constants are never searched
 #: accepted values of `Optimizer.noise_handling` and what they mean
 NOISE_HANDLING = {
     "none": "treats every observation as exact",
