@@ -18,6 +18,7 @@ from helpers import sample_configs
 from benchmarks.lm import fitted_kernel, tinylm
 from benchmarks.lm import surrogate as sg
 from benchmarks.lm.corpus import SLICES, load_corpus, load_slice, sha256, slice_bytes, split_corpus
+from benchmarks.lm.design import REFINE_PLAN
 from benchmarks.lm.model import flops_per_token
 from benchmarks.lm.sweep import INSTANCES, instance_dataset, manifest_path, read_runs, sample_configs as sobol, sweep
 from carps_like.objective import describe
@@ -72,7 +73,15 @@ def test_instance_dataset_matches_its_manifest_plan_and_slice(name, datasets):
     assert manifest["n_runs"] == len(runs) == d.n_runs and d.sha256 == manifest["runs_sha256"]
     assert manifest["n_diverged"] == sum(r["diverged"] for r in runs)
     planned = dict(sobol(name, manifest["n_configs"], manifest["sobol_seed"]))
+    refine = manifest["refine"]  # the refine stage, chosen from the Sobol stage's runs (benchmarks.lm.design)
+    assert (len(refine["configs"]), refine["n_seeds"]) == (prof["plan"]["refine"], REFINE_PLAN["n_seeds"])
+    n_sobol = refine["fitted_on"]["n_runs"]
+    assert sha256(b"".join(line + b"\n" for line in path.read_bytes().splitlines()[:n_sobol])) == \
+        refine["fitted_on"]["runs_sha256"]  # chosen from the runs before it, which are the whole Sobol stage
+    assert {r["config_id"] for r in runs[:n_sobol]} == set(planned)
+    planned.update(dict(refine["configs"]))
     assert {r["config_id"] for r in runs} == set(planned)  # the whole plan, nothing else
+    assert len(runs) == n_sobol + len(refine["configs"]) * refine["n_seeds"]
     for r in runs:
         assert (r["instance"], r["corpus_slice"], r["profile"]) == (name, prof["slice"], name)
         assert r["corpus_sha256"] == SLICES[prof["slice"]][2] and r["tokens"] == prof["tokens"]

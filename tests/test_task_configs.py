@@ -29,6 +29,25 @@ def test_no_config_without_a_collection_task(specs):
     assert not orphans, f"configs without a task in {collections()}: {orphans[:5]}"
 
 
+def test_shipped_baselines_describe_the_tasks_as_they_are_now():
+    """`make compare` refuses a task whose definition (its metadata's fingerprint) differs from the
+    baselines': a change to a task in a subset (a surrogate version, a dataset) must come with new baselines."""
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from workflows.baselines import BASELINE_DIR
+
+    runs = pd.read_parquet(BASELINE_DIR / "fullset-v1" / "runs.parquet", columns=["task_id", "task_metadata"])
+    changed = []
+    for task_id, stored in runs.drop_duplicates().itertuples(index=False):
+        current = yaml.safe_load((registry.CONFIG_DIR / "task" / f"{task_id}.yaml").read_text())["metadata"]
+        if json.loads(stored) != current:
+            changed.append(task_id)
+    assert runs["task_id"].nunique() > 100 and not changed, f"tasks changed since the baselines: {changed[:5]}"
+
+
 def test_collections_are_discovered_from_the_source_without_importing(tmp_path):
     package = tmp_path / "benchmarks"
     (package / "sub").mkdir(parents=True)

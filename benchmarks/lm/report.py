@@ -94,6 +94,9 @@ MIN_CONFIGS = 3  # fewer configurations in a subset: no rank correlation (n/a)
 CEILING_DRAWS = 1000
 DECONV_ITERS, DECONV_DRAWS = 1, 200
 CEILING_SEED = 0
+#: the noise of a configuration is drawn from the residuals of this many multi-seed configurations nearest
+#: in mean loss (a heteroscedastic noise model; with no more than this many, one pool for all)
+NOISE_NEIGHBOURS = 16
 
 
 def _f(value: float, digits: int = 3) -> str:
@@ -155,10 +158,18 @@ def seed_residuals(dataset: sg.Dataset) -> tuple[np.ndarray, int, int]:
     """Residuals of the final target over seeds (scaled to one seed's variance), from the configurations
     with several seeds that all converged; how many configurations they come from; how many
     multi-seed configurations were left out because some of their seeds diverged."""
+    groups, left_out = _residual_groups(dataset)
+    res = np.concatenate([r for _, r in groups]) if groups else np.zeros(0)
+    return res, len(groups), left_out
+
+
+def _residual_groups(dataset: sg.Dataset) -> tuple[list[tuple[float, np.ndarray]], int]:
+    """(mean final target, its seed residuals) per converged multi-seed configuration, in dataset order;
+    the number of multi-seed configurations with a diverged seed."""
     by_config: dict[str, list[dict]] = {}
     for r in dataset.runs:
         by_config.setdefault(r["config_id"], []).append(r)
-    res, used, left_out = [], 0, 0
+    groups, left_out = [], 0
     for runs in by_config.values():
         if len(runs) < 2:
             continue
@@ -166,23 +177,50 @@ def seed_residuals(dataset: sg.Dataset) -> tuple[np.ndarray, int, int]:
             left_out += 1
             continue
         x = np.array([float(sg.target_curve(r)[-1]) for r in runs])
-        res.extend((x - x.mean()) * math.sqrt(len(x) / (len(x) - 1)))
-        used += 1
-    return np.asarray(res, dtype=float), used, left_out
+        groups.append((float(x.mean()), (x - x.mean()) * math.sqrt(len(x) / (len(x) - 1))))
+    return groups, left_out
 
 
-def _noise(rng: np.random.Generator, residuals: np.ndarray, n_seeds: np.ndarray, draws: int) -> np.ndarray:
-    """(draws, n) noise of a configuration's target: the mean of n_seeds draws from the residuals."""
-    m = int(n_seeds.max())
-    e = rng.choice(residuals, size=(draws, len(n_seeds), m))
+def local_pools(observed: np.ndarray, groups: list[tuple[float, np.ndarray]],
+                neighbours: int = NOISE_NEIGHBOURS) -> np.ndarray | list[np.ndarray]:
+    """Each configuration's residual pool: the residuals of the `neighbours` multi-seed configurations
+    whose mean target is nearest its observed target (dataset order kept). With no more multi-seed
+    configurations than that, one pool for all: the flat residual array."""
+    all_residuals = np.concatenate([r for _, r in groups]) if groups else np.zeros(0)
+    if len(groups) <= neighbours:
+        return all_residuals
+    means = np.array([m for m, _ in groups])
+    pools = []
+    for y in np.asarray(observed, dtype=float):
+        near = np.zeros(len(groups), dtype=bool)
+        near[np.argsort(np.abs(means - y), kind="stable")[:neighbours]] = True
+        pools.append(np.concatenate([r for (_, r), keep in zip(groups, near) if keep]))
+    return pools
+
+
+def _noise(rng: np.random.Generator, residuals: np.ndarray | list[np.ndarray], n_seeds: np.ndarray,
+           draws: int) -> np.ndarray:
+    """(draws, n) noise of a configuration's target: the mean of n_seeds draws from its residual pool
+    (`residuals`: one array for every configuration, or a list of arrays, one per configuration)."""
+    m, n = int(n_seeds.max()), len(n_seeds)
+    if isinstance(residuals, np.ndarray):
+        e = rng.choice(residuals, size=(draws, n, m))
+    else:  # the same random stream as rng.choice when every pool is the same array
+        lens = np.array([len(p) for p in residuals])
+        padded = np.zeros((n, int(lens.max())))
+        for i, pool in enumerate(residuals):
+            padded[i, :len(pool)] = pool
+        e = padded[np.arange(n)[None, :, None], rng.integers(0, lens[None, :, None], size=(draws, n, m))]
     return np.where(np.arange(m) < n_seeds[:, None], e, 0.0).sum(-1) / n_seeds
 
 
-def deconvolve(observed: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray, rng: np.random.Generator,
+def deconvolve(observed: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray | list[np.ndarray], rng: np.random.Generator,
                iterations: int = DECONV_ITERS, draws: int = DECONV_DRAWS) -> np.ndarray:
     """True means whose noisy version has the observed distribution (module docstring), by rank."""
     order = np.argsort(observed, kind="stable")
     target, seeds = np.asarray(observed, dtype=float)[order], np.asarray(n_seeds)[order]
+    if not isinstance(residuals, np.ndarray):  # per-configuration pools follow their configuration
+        residuals = [residuals[i] for i in order]
     truth = target.copy()
     for _ in range(iterations):
         mean_order_stats = np.sort(truth + _noise(rng, residuals, seeds, draws), axis=1).mean(0)
@@ -203,7 +241,7 @@ def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return pearsonr(rankdata(a, axis=-1), rankdata(b, axis=-1), axis=-1).statistic
 
 
-def ceiling_of(truth: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray,
+def ceiling_of(truth: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray | list[np.ndarray],
                subsets: Sequence[tuple[str, float]] = SUBSETS, draws: int = CEILING_DRAWS,
                seed: int = CEILING_SEED) -> list[dict[str, Any]]:
     """Rank correlation of known true means with their simulated observations, per best share."""
@@ -234,6 +272,7 @@ def noise_ceiling(dataset: sg.Dataset, subsets: Sequence[tuple[str, float]] = SU
     """The noise ceiling of the final-budget rank correlations per best share (module docstring)."""
     residuals, n_multi, n_left_out = seed_residuals(dataset)
     y, n_seeds = dataset.curves[:, -1], np.asarray(dataset.n_seeds, dtype=int)
+    pools = local_pools(y, _residual_groups(dataset)[0])
     out: dict[str, Any] = {"n_multi_seed_configs": n_multi, "n_left_out_diverged": n_left_out,
                            "n_residuals": len(residuals),
                            "noise_sd": float(np.sqrt(np.mean(residuals ** 2))) if len(residuals) else math.nan}
@@ -242,8 +281,9 @@ def noise_ceiling(dataset: sg.Dataset, subsets: Sequence[tuple[str, float]] = SU
                            "kendall": math.nan, "spearman_sd": math.nan, "kendall_sd": math.nan}
                           for label, share in subsets]
         return out
-    truth = deconvolve(y, n_seeds, residuals, np.random.default_rng(seed + 1))
-    out["subsets"] = ceiling_of(truth, n_seeds, residuals, subsets, draws, seed)
+    out["local_noise"] = not isinstance(pools, np.ndarray)
+    truth = deconvolve(y, n_seeds, pools, np.random.default_rng(seed + 1))
+    out["subsets"] = ceiling_of(truth, n_seeds, pools, subsets, draws, seed)
     return out
 
 
@@ -301,7 +341,9 @@ def _quantiles(result: dict[str, Any]) -> list[dict[str, Any]]:
 def summary_row(dataset: sg.Dataset, result: dict[str, Any], ceiling: dict[str, Any]) -> list[str]:
     """One dataset's row of the summary table (model `result`)."""
     n_div = dataset.n_diverged
-    cells = [dataset.name, str(dataset.n_runs), str(dataset.n_configs), str(n_div), _f(result["final"]["r2"])]
+    n_refine = sum(cid.startswith("r") for cid in dataset.config_ids)
+    cells = [dataset.name, str(dataset.n_runs), str(dataset.n_configs), str(n_refine), str(n_div),
+             _f(result["final"]["r2"])]
     for q, c in zip(_quantiles(result), ceiling["subsets"]):
         cells += [str(q["n"]), _f(q["spearman"]), _f(c["spearman"], 2)]
     return cells
@@ -315,14 +357,15 @@ def render_summary(sections: list[tuple[sg.Dataset, list[dict[str, Any]], dict[s
         result = next((r for r in results if r["model"] == sg.DEFAULT_MODEL), results[0])
         used.add(result["model"])
         rows.append(summary_row(dataset, result, ceiling))
-    header = ["dataset", "runs", "configs", "diverged", "R^2"]
+    header = ["dataset", "runs", "configs", "refine", "diverged", "R^2"]
     for label, _ in SUBSETS:
         header += [f"n {label}", f"Spearman {label}", "ceiling"]
     model = ", ".join(f"`{m}`" for m in sorted(used))
     out = [_title("Tiny-LM surrogate fidelity: summary", markdown), ""]
     out += _lines([f"held out by configuration, final budget, model {model}"
                    + (" (the tasks' model)" if used == {sg.DEFAULT_MODEL} else "")
-                   + "; n = configurations a figure rests on; ceiling = Spearman a perfect predictor of the "
+                   + "; refine = configurations of the refine stage (benchmarks.lm.design), in configs"
+                   "; n = configurations a figure rests on; ceiling = Spearman a perfect predictor of the "
                    "mean loss would reach under the measured seed noise (n/a: no configuration with several "
                    "converged seeds)"], markdown)
     out += ["", table(header, rows, markdown), ""]
@@ -340,11 +383,11 @@ def render(dataset: sg.Dataset, results: list[dict[str, Any]], noise: dict[str, 
     sub = level + 1
     out = [_title(f"Tiny-LM surrogate fidelity (held out by configuration): {dataset.name}", markdown, level), ""]
     out += _lines([
-        (f"dataset {dataset.name}: {dataset.n_runs} runs, {dataset.n_configs} configurations, {n_div} diverged; "
-         f"sha256 {dataset.sha256}"),
+        (f"dataset {dataset.name}: {dataset.n_runs} runs, {dataset.n_configs} configurations{_stages(dataset)}, "
+         f"{n_div} diverged; sha256 {dataset.sha256}"),
         (f"data updated {m.get('updated', 'n/a')} (planned runs: {m.get('n_runs_planned', 'n/a')}); "
          f"report {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}; surrogate version "
-         f"{sg.SURROGATE_VERSION}; tasks use `{sg.DEFAULT_MODEL}`"),
+         f"{sg.surrogate_version(sg.DEFAULT_MODEL, dataset)}; tasks use `{sg.DEFAULT_MODEL}`"),
         (f"target: best-so-far validation loss per checkpoint (ln 256 for diverged runs), mean over seeds; "
          f"{n_changed} converged runs end above their best checkpoint"),
         (f"seed noise: spread of ln(final loss) {_f(noise['seed_spread'], 4)} over "
@@ -368,6 +411,16 @@ def render(dataset: sg.Dataset, results: list[dict[str, Any]], noise: dict[str, 
     if check is not None:
         out += render_check(check, markdown, sub)
     return "\n".join(out)
+
+
+def _stages(dataset: sg.Dataset) -> str:
+    """How many configurations come from the refine stage (benchmarks.lm.design), when there is one."""
+    refine = dataset.manifest.get("refine")
+    if not refine:
+        return ""
+    n = sum(cid.startswith("r") for cid in dataset.config_ids)
+    return (f" ({dataset.n_configs - n} Sobol, {n} refine: chosen where the {refine['model']} surrogate fitted on "
+            f"the first {refine['fitted_on']['n_runs']} runs predicted the best losses, {refine['n_seeds']} seeds each)")
 
 
 def render_quantiles(dataset: sg.Dataset, results: list[dict[str, Any]], ceiling: dict[str, Any], markdown: bool,

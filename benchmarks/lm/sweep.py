@@ -36,7 +36,7 @@ slice x model-size band x token budget, named <slice>-<band><log2 tokens>:
     warmup, beta2, weight_decay, schedule as above
 
 --instance sets the profile, the dataset file benchmarks/lm/data/runs-<instance>.jsonl and the plan
-(INSTANCE_PLAN: n_configs, seeds_subset, n_seeds); each run trains on the instance's slice (its own
+(INSTANCE_PLAN: n_configs, seeds_subset, n_seeds, refine); each run trains on the instance's slice (its own
 train/validation split) and its record adds `instance` and `corpus_slice` (its corpus_sha256 is the
 slice's). Every instance uses Sobol seed 0, so configuration cNNNN has the same coordinates in every
 instance (the same hyperparameters where the bands agree): the slices and budgets can be compared
@@ -50,7 +50,10 @@ smallest batch possible, was still the best). Smaller models and 2^16-2^17 token
 
 Runs: every configuration with seed 0, then seeds 1 .. n_seeds-1 for the first seeds_subset
 configurations (ordered by seed, then configuration, so an interrupted sweep has covered as
-many configurations as possible). Each finished run is appended to --out as one JSON line
+many configurations as possible). Then, with --refine K (every instance's plan: 32), the refine
+stage (benchmarks.lm.design): once every Sobol run is in the file, K configurations r0000 ... where
+the surrogate fitted on those runs predicts the best losses, each with seeds 0 and 1; the choice is
+stored in the manifest (`refine`) and reused when the sweep resumes. Each finished run is appended to --out as one JSON line
 (the trainer's record plus config_id and profile) and flushed. Resuming: a run whose key
 (config_id, seed, tokens) is already in the file is skipped, so rerunning the same command
 continues an interrupted sweep; a truncated last line (a write cut off) is removed first, and
@@ -81,6 +84,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 SCHEMA_VERSION = 1
 SCHEDULE_CHOICES = ["cosine", "linear", "constant", "wsd"]
@@ -116,7 +121,7 @@ SIZE_BANDS: dict[str, tuple[list[int], tuple[int, int]]] = {"s": ([32, 64, 96], 
 INSTANCE_SLICES = ("help", "asyncio")
 INSTANCE_TOKENS = {16: 2**16, 17: 2**17}
 #: the plan every instance was swept with (seed 0 for each of 128 configurations, seed 1 for the first 8: 136 runs)
-INSTANCE_PLAN = {"n_configs": 128, "seeds_subset": 8, "n_seeds": 2}
+INSTANCE_PLAN = {"n_configs": 128, "seeds_subset": 8, "n_seeds": 2, "refine": 32}
 
 
 def _instance(slice_name: str, band: str, log2_tokens: int) -> dict[str, Any]:
@@ -167,17 +172,23 @@ def _map(u: float, spec: tuple) -> Any:
     raise ValueError(f"unknown range kind {kind!r}")
 
 
-def sample_configs(profile: str, n: int, sobol_seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
-    """The first n Sobol configurations of a profile, as (config_id, hparams)."""
+def sobol_points(profile: str, n: int, sobol_seed: int = 0) -> np.ndarray:
+    """The first n points of the profile's scrambled Sobol sequence in the unit cube (n, dimensions)."""
     from scipy.stats import qmc
 
-    prof = PROFILES[profile]
-    ranges = prof["ranges"]
     m = max(0, math.ceil(math.log2(max(n, 1))))
-    points = qmc.Sobol(d=len(ranges), scramble=True, seed=sobol_seed).random_base2(m)[:n]
-    return [(f"c{i:04d}", {**{name: _map(float(u), spec) for (name, spec), u in zip(ranges.items(), row)},
-                           **prof["fixed"]})
-            for i, row in enumerate(points)]
+    return qmc.Sobol(d=len(PROFILES[profile]["ranges"]), scramble=True, seed=sobol_seed).random_base2(m)[:n]
+
+
+def to_hparams(profile: str, point: Iterable[float]) -> dict[str, Any]:
+    """A unit-cube point as the profile's hyperparameters (its ranges, plus its fixed values)."""
+    prof = PROFILES[profile]
+    return {**{name: _map(float(u), spec) for (name, spec), u in zip(prof["ranges"].items(), point)}, **prof["fixed"]}
+
+
+def sample_configs(profile: str, n: int, sobol_seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
+    """The first n Sobol configurations of a profile, as (config_id, hparams)."""
+    return [(f"c{i:04d}", to_hparams(profile, row)) for i, row in enumerate(sobol_points(profile, n, sobol_seed))]
 
 
 def plan_runs(configs: list[tuple[str, dict]], n_seeds: int, seeds_subset: int, tokens: int) -> list[dict]:
@@ -296,8 +307,9 @@ def _fmt(seconds: float) -> str:
 def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subset: int = 8, n_seeds: int = 3,
           tokens: int | None = None, device: str = "auto", jobs: int = 1, checkpoints: int = 7,
           val_tokens: int | None = None, sobol_seed: int = 0, max_minutes: float | None = None,
-          progress: bool = True) -> dict:
-    """Run the missing runs of the plan, appending each to `out`; returns the final manifest."""
+          progress: bool = True, refine: dict[str, int] | None = None) -> dict:
+    """Run the missing runs of the plan, appending each to `out`; returns the final manifest. With `refine`
+    (benchmarks.lm.design.REFINE_PLAN's keys), a refine stage follows once every Sobol run is done."""
     out = Path(out)
     prof = PROFILES[profile]
     tokens = int(tokens or prof["tokens"])
@@ -313,23 +325,67 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
 
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = read_runs(out)
+    _check_stored(out, runs, configs)
+    stored_refine = _stored_refine(out, refine)
+    if stored_refine:  # chosen by an earlier call: planned from the start, so the counts below are whole
+        plan["refine"] = stored_refine
+        planned += _refine_runs(stored_refine, tokens)
+        plan["n_runs_planned"] = len(planned)
+        _check_stored(out, runs, stored_refine["configs"])
+    t0, deadline = time.monotonic(), None if max_minutes is None else time.monotonic() + 60 * max_minutes
+    args = (None if device == "auto" else device, checkpoints, val_tokens, profile)
+    failed = _execute(out, runs, plan, planned, args, jobs, deadline, progress)
+    if refine and not stored_refine and not failed and {run_key(r) for r in planned} <= {run_key(r) for r in runs}:
+        from .design import choose
+
+        if progress:
+            print(f"{out}: Sobol stage done; choosing {refine['n_configs']} refine configurations from "
+                  f"{refine['pool']} predicted ones", file=sys.stderr, flush=True)
+        plan["refine"] = {**choose(out, profile, refine["n_configs"], refine["pool"], refine["candidates"],
+                                   sobol_seed), "n_seeds": refine["n_seeds"]}
+        planned += _refine_runs(plan["refine"], tokens)
+        plan["n_runs_planned"] = len(planned)
+        _execute(out, runs, plan, planned, args, jobs, deadline, progress)
+    if progress:
+        print(f"{out}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+    return write_manifest(out, runs, plan)
+
+
+def _check_stored(out: Path, runs: list[dict], configs: Iterable) -> None:
     stored = {r["config_id"]: r["hparams"] for r in runs}
     for cid, hp in configs:
         if cid in stored and any(stored[cid][k] != v for k, v in hp.items()):
             raise ValueError(f"{out}: configuration {cid} differs from the planned one ({stored[cid]} vs {hp}); "
                              "the file was made with another profile, range or Sobol seed: use another --out")
+
+
+def _stored_refine(out: Path, refine: dict[str, int] | None) -> dict | None:
+    """The refine stage an earlier call chose (manifest), checked against the one asked for now."""
+    path = manifest_path(out)
+    stored = json.loads(path.read_text()).get("refine") if path.exists() else None
+    if stored and refine is not None:
+        asked = {k: refine[k] for k in ("n_configs", "n_seeds", "pool", "candidates")}
+        had = {k: stored.get(k) for k in asked}
+        if asked != had:
+            raise ValueError(f"{out}: its refine stage was chosen with {had}, not {asked}; use another --out")
+    return stored
+
+
+def _refine_runs(refine: dict[str, Any], tokens: int) -> list[dict]:
+    return plan_runs([tuple(c) for c in refine["configs"]], refine["n_seeds"], len(refine["configs"]), tokens)
+
+
+def _execute(out: Path, runs: list[dict], plan: dict[str, Any], planned: list[dict], args: tuple, jobs: int,
+             deadline: float | None, progress: bool) -> list[dict]:
+    """Run the planned runs not in `runs` yet (appending each to `out`, rewriting the manifest); the failed ones."""
     done_keys = {run_key(r) for r in runs}
     todo = [r for r in planned if run_key(r) not in done_keys]
     total, n_before = len(planned), len(planned) - len(todo)
     write_manifest(out, runs, plan)
     if progress:
-        print(f"{out}: {n_before}/{total} runs already done, {len(todo)} to go ({profile} profile, {tokens} tokens)",
-              file=sys.stderr, flush=True)
-
-    dev = None if device == "auto" else device
-    args = (dev, checkpoints, val_tokens, profile)
+        print(f"{out}: {n_before}/{total} runs already done, {len(todo)} to go ({plan['profile']} profile, "
+              f"{plan['tokens']} tokens)", file=sys.stderr, flush=True)
     t0, finished, failed = time.monotonic(), 0, []
-    deadline = None if max_minutes is None else t0 + 60 * max_minutes
 
     def record(result: dict) -> None:
         nonlocal finished
@@ -380,9 +436,10 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
                     except Exception as exc:
                         fail(run, exc)
     if progress:
-        print(f"\n{out}: {len(runs)}/{total} runs done"
+        n_done = len({run_key(r) for r in runs} & {run_key(r) for r in planned})
+        print(f"\n{out}: {n_done}/{total} runs done"
               + (f", {len(failed)} failed (rerun to retry)" if failed else ""), file=sys.stderr, flush=True)
-    return write_manifest(out, runs, plan)
+    return failed
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -404,6 +461,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--val-tokens", type=int, default=None)
     parser.add_argument("--sobol-seed", type=int, default=0)
     parser.add_argument("--max-minutes", type=float, default=None, help="start no new run after this long")
+    parser.add_argument("--refine", type=int, default=None,
+                        help="configurations of the refine stage, chosen where the surrogate fitted on the Sobol "
+                             "runs predicts the best losses, each run with 2 seeds (benchmarks.lm.design; default: "
+                             "the instance's plan, else 0 = none)")
     parser.add_argument("--dry-run", action="store_true", help="print the planned configurations and exit")
     a = parser.parse_args(list(argv) if argv is not None else None)
     plan = {"n_configs": 64, "seeds_subset": 8, "n_seeds": 3}
@@ -414,7 +475,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     if a.out is None and not a.dry_run:
         parser.error("--out is required without --instance")
     for key, value in plan.items():
-        if getattr(a, key) is None:
+        if key != "refine" and getattr(a, key) is None:
             setattr(a, key, value)
     if a.dry_run:
         configs = sample_configs(a.profile, a.n_configs, a.sobol_seed)
@@ -422,8 +483,11 @@ def main(argv: Iterable[str] | None = None) -> int:
             print(cid, json.dumps(hp))
         print(f"{len(plan_runs(configs, a.n_seeds, a.seeds_subset, a.tokens or 0))} runs planned")
         return 0
+    from .design import REFINE_PLAN
+
+    n_refine = a.refine if a.refine is not None else INSTANCES.get(a.profile, {}).get("plan", {}).get("refine", 0)
     sweep(a.out, a.profile, a.n_configs, a.seeds_subset, a.n_seeds, a.tokens, a.device, a.jobs, a.checkpoints,
-          a.val_tokens, a.sobol_seed, a.max_minutes)
+          a.val_tokens, a.sobol_seed, a.max_minutes, refine={**REFINE_PLAN, "n_configs": n_refine} if n_refine else None)
     return 0
 
 

@@ -166,7 +166,7 @@ class TinyLMSurrogate(ObjectiveFunction):
         extra: dict[str, Any] = {
             "model": f"learned surrogate ({model}) of tiny byte-level GPT validation-loss curves, fitted at "
                      "first use on the recorded runs (benchmarks.lm.surrogate)",
-            "surrogate_version": sg.SURROGATE_VERSION, "surrogate_model": model,
+            "surrogate_version": sg.surrogate_version(model, self.dataset), "surrogate_model": model,
             "dataset": d.name, "dataset_sha256": d.sha256, "n_runs": d.n_runs, "n_configs": d.n_configs,
             "corpus_sha256": (d.manifest.get("corpus") or {}).get("sha256"),
             "profile": self.profile, "fixed": dict(self.fixed), "tokens": int(self.max_tokens),

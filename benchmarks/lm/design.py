@@ -1,0 +1,63 @@
+"""The refine stage of a tinylm sweep: configurations where the current surrogate predicts the best losses.
+
+Why (issue 22 item 2): a space-filling Sobol design puts about 10 % of its configurations in the best
+decile, so the surrogate knows least where optimizers end up, and its top-decile rank correlation
+was far below the noise ceiling. The refine stage adds configurations there, each run with several
+seeds, which also measures the seed noise where it matters.
+
+How (``choose``): fit the tasks' surrogate (surrogate.DEFAULT_MODEL) on the runs of the Sobol stage;
+predict the final loss of a pool of `pool` configurations (the profile's scrambled Sobol sequence
+with seed sobol_seed + 1, the same ranges); keep the `candidates` best predicted; pick `n_configs`
+of them by farthest-point selection in the unit cube, starting from the best predicted one (spread
+over the predicted-good region rather than n near-copies of one point). Ids r0000, r0001, ... in
+the order picked.
+
+Chosen once: the choice depends on the data the surrogate was fitted on, so it is stored in the
+manifest (``refine``: the configurations, and the runs count and sha256 they were chosen from) and
+reused when the sweep resumes; the surrogate is never refitted mid-stage. Fitting is deterministic
+(fixed random states, one BLAS thread), so rerunning the stage from the same Sobol data on the same
+machine chooses the same configurations.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: the refine stage of every tinylm instance: 32 configurations x 2 seeds (64 runs, ~40 CPU-minutes for all 8)
+REFINE_PLAN = {"n_configs": 32, "n_seeds": 2, "pool": 4096, "candidates": 128}
+
+
+def farthest_points(points: np.ndarray, k: int) -> list[int]:
+    """Indices of k rows chosen greedily: row 0 first, then each time the row farthest from those chosen."""
+    chosen = [0]
+    dist = np.linalg.norm(points - points[0], axis=1)
+    while len(chosen) < min(k, len(points)):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(points - points[nxt], axis=1))
+    return chosen
+
+
+def choose(runs_path: Path, profile: str, n_configs: int, pool: int, candidates: int,
+           sobol_seed: int = 0) -> dict[str, Any]:
+    """The refine configurations of a dataset (module docstring), as the manifest's `refine` record."""
+    from . import surrogate as sg
+    from .sweep import sobol_points, to_hparams
+
+    if candidates < n_configs or pool < candidates:
+        raise ValueError(f"refine needs n_configs <= candidates <= pool (got {n_configs}, {candidates}, {pool})")
+    dataset = sg.load_dataset(runs_path)
+    fitted = sg.fit(dataset, sg.DEFAULT_MODEL)
+    points = sobol_points(profile, pool, sobol_seed + 1)
+    hparams = [to_hparams(profile, p) for p in points]
+    predicted = fitted.predict_curves(hparams)[:, -1]
+    best = np.argsort(predicted, kind="stable")[:candidates]
+    picked = best[farthest_points(points[best], n_configs)]
+    return {"model": sg.DEFAULT_MODEL, "fitted_on": {"n_runs": dataset.n_runs, "runs_sha256": dataset.sha256},
+            "n_configs": n_configs, "pool": pool, "pool_sobol_seed": sobol_seed + 1, "candidates": candidates,
+            "predicted_final_loss": {"best_of_pool": float(predicted.min()),
+                                     "worst_chosen": float(predicted[picked].max()),
+                                     "pool_median": float(np.median(predicted))},
+            "configs": [[f"r{i:04d}", hparams[j]] for i, j in enumerate(picked)]}
