@@ -110,6 +110,52 @@ def test_noise_that_depends_on_the_loss_is_measured_where_the_subset_lies(tmp_pa
     assert pooled[2]["spearman"] < true[2]["spearman"] - 0.3  # the homoscedastic model would be far off
 
 
+def test_seed_agreement_follows_the_noise_and_needs_enough_two_seed_configurations(tmp_path):
+    rows = {}
+    for sd in (0.002, 0.05):
+        write_dataset(tmp_path / f"runs-{sd}.jsonl", n=120, n_multi=60, sd=sd, seed=4)
+        rows[sd] = report.seed_agreement(sg.load_dataset(tmp_path / f"runs-{sd}.jsonl"), [120, 60, 12, 2])
+    assert [r["n"] for r in rows[0.05]] == [120, 60, 12, 2]
+    assert math.isnan(rows[0.05][0]["spearman"]) and math.isnan(rows[0.05][3]["spearman"])  # 60 pairs; k < 3
+    assert rows[0.002][2]["spearman"] > 0.9 > rows[0.05][2]["spearman"]  # quiet seeds agree on the best 12
+    assert rows[0.05][1]["spearman"] > rows[0.05][2]["spearman"]  # the wider the spread, the more they agree
+
+
+def test_sobol_stage_is_held_out_with_the_refine_configurations_always_in_training(tmp_path):
+    path = tmp_path / "runs-staged.jsonl"
+    write_dataset(path, n=48, n_multi=8, sd=0.03, seed=5)
+    assert report.sobol_stage_fidelity(sg.load_dataset(path)) is None  # no refine stage
+    lines = path.read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    for r in records:  # the last 12 configurations become a refine stage
+        if int(r["config_id"][1:]) >= 36:
+            r["config_id"] = "r" + r["config_id"][1:]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    d = sg.load_dataset(path)
+    sobol = report.sobol_stage(d)
+    assert sobol.sum() == 36
+    cv = sg.cross_validate(d, "et", 3, held_out=sobol)
+    assert np.isnan(cv["predictions"][~sobol]).all() and np.isfinite(cv["predictions"][sobol]).all()
+    assert cv["n_configs"] == 36
+    # the refine configurations are in every fold's training data: a model fitted without them differs
+    alone = sg.cross_validate(dataclasses_replace_sobol(d, sobol), "et", 3)
+    assert not np.allclose(alone["predictions"], cv["predictions"][sobol])
+    staged = report.sobol_stage_fidelity(d, 3)
+    assert staged["n_configs"] == 36 and [q["n"] for q in staged["quantiles"]] == [36, 9, 4]
+    assert [c["n"] for c in staged["ceiling"]["subsets"]] == [36, 9, 4]
+
+
+def dataclasses_replace_sobol(d, keep):
+    """The dataset without the configurations outside `keep` (and their runs)."""
+    import dataclasses
+
+    ids = {c for c, k in zip(d.config_ids, keep) if k}
+    return dataclasses.replace(d, runs=tuple(r for r in d.runs if r["config_id"] in ids),
+                               config_ids=tuple(c for c in d.config_ids if c in ids),
+                               hparams=tuple(h for h, k in zip(d.hparams, keep) if k), curves=d.curves[keep],
+                               diverged_share=d.diverged_share[keep], n_seeds=d.n_seeds[keep])
+
+
 def test_few_multi_seed_configurations_share_one_pool():
     groups = [(2.0 + i, np.array([0.1 * i, -0.1 * i])) for i in range(report.NOISE_NEIGHBOURS)]
     assert isinstance(report.local_pools(np.array([1.0, 9.0]), groups), np.ndarray)  # one pool: as before

@@ -544,27 +544,34 @@ def monotone_share(curves: np.ndarray) -> float:
     return float(np.mean(np.all(np.diff(curves, axis=1) <= MONOTONE_TOL, axis=1)))
 
 
-def cross_validate(dataset: Dataset, model: str = DEFAULT_MODEL, n_splits: int = 5) -> dict[str, Any]:
-    """Held-out predictions by GroupKFold over configuration ids, and metrics per checkpoint."""
+def cross_validate(dataset: Dataset, model: str = DEFAULT_MODEL, n_splits: int = 5,
+                   held_out: np.ndarray | None = None) -> dict[str, Any]:
+    """Held-out predictions by GroupKFold over configuration ids, and metrics per checkpoint. `held_out`
+    (a boolean mask over configurations): only those are held out, in folds; the others are always in
+    training (their rows of "predictions" are NaN and they are left out of the metrics)."""
     from sklearn.model_selection import GroupKFold
 
     X = features(dataset.hparams)
-    n = dataset.n_configs
+    tested = np.ones(dataset.n_configs, dtype=bool) if held_out is None else np.asarray(held_out, dtype=bool)
+    n = int(tested.sum())
     splits = max(2, min(n_splits, n))
     if n < 2:
         raise ValueError("cross-validation needs at least 2 configurations")
-    pred = np.zeros_like(dataset.curves)
-    raw = np.zeros_like(dataset.curves)
-    for train, test in GroupKFold(n_splits=splits).split(X, groups=list(dataset.config_ids)):
+    always = np.flatnonzero(~tested)
+    pred = np.full_like(dataset.curves, np.nan)
+    raw = np.full_like(dataset.curves, np.nan)
+    for train, test in GroupKFold(n_splits=splits).split(X[tested], groups=list(np.asarray(dataset.config_ids)[tested])):
+        train, test = np.concatenate([np.flatnonzero(tested)[train], always]), np.flatnonzero(tested)[test]
         m = make_model(model, dataset.checkpoint_tokens).fit(X[train], dataset.curves[train],
                                                              dataset.diverged_share[train])
         pred[test] = clip_curves(m.predict(X[test]))
         raw[test] = clip_curves(m.predict_raw(X[test])) if hasattr(m, "predict_raw") else pred[test]
-    per_checkpoint = [{"tokens": int(t), **heldout_metrics(dataset.curves[:, i], pred[:, i])}
+    curves, p = dataset.curves[tested], pred[tested]
+    per_checkpoint = [{"tokens": int(t), **heldout_metrics(curves[:, i], p[:, i])}
                       for i, t in enumerate(dataset.checkpoint_tokens)]
     return {"model": model, "n_splits": splits, "n_runs": dataset.n_runs, "n_configs": n,
             "final": per_checkpoint[-1], "per_checkpoint": per_checkpoint,
-            "monotone_share": monotone_share(pred), "monotone_share_raw": monotone_share(raw),
+            "monotone_share": monotone_share(p), "monotone_share_raw": monotone_share(raw[tested]),
             "predictions": pred}
 
 
