@@ -170,3 +170,15 @@ def test_sweep_on_an_instance_profile_trains_on_its_slice(tmp_path):
     assert (record["instance"], record["corpus_slice"]) == ("asyncio-s16", "asyncio")
     assert record["corpus_sha256"] == SLICES["asyncio"][2] and record["hparams"]["seq_len"] == 64
     assert manifest["corpus_slice"]["name"] == "asyncio" and manifest["runs_sha256"] == sha256(out.read_bytes())
+
+
+def test_docs_instance_table_is_what_the_data_give(datasets):
+    """docs/tasks.md's "tinylm instances" table is `python -m benchmarks.lm.surrogate --markdown`'s output."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "tasks.md").read_text()
+    header = "| " + " | ".join(sg.LANDSCAPE_HEADER) + " |"
+    assert header in docs
+    for name in INSTANCES:
+        row = "| " + " | ".join(sg.landscape_row(datasets[name], sg.landscape(datasets[name]))) + " |"
+        assert row in docs, f"docs/tasks.md: the row of {name} is stale; regenerate it: {row}"

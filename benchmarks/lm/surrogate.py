@@ -650,6 +650,37 @@ def lr_slope(optima: Sequence[Mapping[str, Any]]) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
+def _k(n: int) -> str:
+    return f"{round(n / 1000)}k"
+
+
+def landscape_row(dataset: Dataset, summary: Mapping[str, Any]) -> list[str]:
+    """One instance's row of the docs/tasks.md "tinylm instances" table (a test keeps the table equal to it)."""
+    m, opt = dataset.manifest, summary["optima"]
+    widths = sorted({o["d_model"] for o in opt})
+    layers = sorted({o["n_layers"] for o in opt})
+    sizes = [o["n_params"] for o in opt]
+    b = [o["batch_size"] for o in opt]
+    at_bound = sum(o["batch_size"] == summary["lowest_batch"] for o in opt)
+    bound = "" if not at_bound else (" (bound for all sizes)" if at_bound == len(opt)
+                                     else f" (bound for {at_bound} of {len(opt)} sizes)")
+    lrs = [o["lr"] for o in opt]
+    n_refine = sum(c.startswith("r") for c in dataset.config_ids)
+    tokens = int(dataset.checkpoint_tokens[-1])
+    return [f"`{m.get('instance', dataset.name)}`", str(m.get("slice", "")),
+            f"{'/'.join(map(str, widths))} x {layers[0]}-{layers[-1]}", f"{_k(min(sizes))}-{_k(max(sizes))}",
+            f"2^{tokens.bit_length() - 1}", f"{dataset.n_runs} ({dataset.n_configs - n_refine} + {n_refine})",
+            str(dataset.n_diverged), f"{sum(r['timing']['wall_time_s'] for r in dataset.runs) / 60:.1f}",
+            f"{summary['best'][0]['loss']:.3f}",
+            (f"{min(b)}" if min(b) == max(b) else f"{min(b)}-{max(b)}") + bound,
+            f"{min(lrs):.1e}-{max(lrs):.1e}", f"{summary['lr_slope']:.2f}"]
+
+
+LANDSCAPE_HEADER = ("instance", "slice", "d_model x layers", "N", "tokens", "runs (Sobol + refine configs)",
+                    "diverged runs", "CPU min", "best measured loss", "gp B* (seqs of 64)", "gp lr*",
+                    "lr* slope in N")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m benchmarks.lm.surrogate [DATASET ...]`: the landscape summary of each dataset."""
     import argparse
@@ -657,10 +688,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lm.surrogate", description=landscape.__doc__.split("\n")[0])
     parser.add_argument("dataset", nargs="*", help="runs files (default: every runs-*.jsonl under benchmarks/lm/data)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per dataset")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the table of docs/tasks.md \"tinylm instances\" (one row per dataset)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     paths = [Path(p) for p in args.dataset] or shipped_datasets()
+    if args.markdown:
+        print("| " + " | ".join(LANDSCAPE_HEADER) + " |\n|" + "---|" * len(LANDSCAPE_HEADER))
     for path in paths:
-        summary = landscape(load_dataset(path))
+        dataset = load_dataset(path)
+        summary = landscape(dataset)
+        if args.markdown:
+            print("| " + " | ".join(landscape_row(dataset, summary)) + " |", flush=True)
+            continue
         if args.json:
             print(json.dumps(summary))
             continue

@@ -120,7 +120,8 @@ INSTANCE_SEQ_LEN = 64
 SIZE_BANDS: dict[str, tuple[list[int], tuple[int, int]]] = {"s": ([32, 64, 96], (1, 2)), "l": ([64, 96, 128], (2, 4))}
 INSTANCE_SLICES = ("help", "asyncio")
 INSTANCE_TOKENS = {16: 2**16, 17: 2**17}
-#: the plan every instance was swept with (seed 0 for each of 128 configurations, seed 1 for the first 8: 136 runs)
+#: the plan every instance was swept with: seed 0 for each of 128 Sobol configurations, seed 1 for the first 8 (136
+#: runs), then the refine stage (benchmarks.lm.design.REFINE_PLAN): 32 configurations x 2 seeds (200 runs in all)
 INSTANCE_PLAN = {"n_configs": 128, "seeds_subset": 8, "n_seeds": 2, "refine": 32}
 
 
