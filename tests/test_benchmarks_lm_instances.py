@@ -182,3 +182,14 @@ def test_docs_instance_table_is_what_the_data_give(datasets):
     for name in INSTANCES:
         row = "| " + " | ".join(sg.landscape_row(datasets[name], sg.landscape(datasets[name]))) + " |"
         assert row in docs, f"docs/tasks.md: the row of {name} is stale; regenerate it: {row}"
+
+
+@pytest.mark.parametrize("model", list(sg.MODELS))
+def test_every_model_learns_where_runs_diverged(datasets, model):
+    """In sample on an instance with diverged runs, every model puts the diverged configurations near ln 256
+    and the others far below (a model that silently drops the diverged ones from its fit would not)."""
+    d = datasets["help-s16"]
+    diverged = d.diverged_share > 0
+    fitted = sg.make_model(model, d.checkpoint_tokens).fit(sg.features(d.hparams), d.curves, d.diverged_share)
+    final = sg.clip_curves(fitted.predict(sg.features(d.hparams)))[:, -1]
+    assert diverged.sum() >= 5 and final[diverged].mean() > 4.8 and final[~diverged].mean() < 3.5

@@ -255,7 +255,8 @@ def test_every_task_builds_and_evaluates_a_sampled_config(spec, dataset):
     assert (record["domain"], record["approximation"], record["optimum"]) == ("lm", "surrogate", None)
     assert record["deterministic"] == (spec.kwargs.get("noise", 0) == 0)
     extra = record["extra"]
-    assert extra["dataset_sha256"] == dataset.sha256 and extra["surrogate_version"] == sg.SURROGATE_VERSION
+    # no diverged run in runs-cpu-v1: version 2 computes version 1's function there and says so (baselines comparable)
+    assert extra["dataset_sha256"] == dataset.sha256 and extra["surrogate_version"] == "1"
     assert extra["n_runs"] == dataset.n_runs
     if obj.task_type.multi_fidelity:
         assert "checkpoints of one fixed-horizon run" in record["fidelity_semantics"]

@@ -42,7 +42,7 @@ Models (``MODELS``; the tasks use DEFAULT_MODEL = "gp", chosen on held-out metri
                 diverged seeds, prediction p ln 256 + (1 - p) GP curve (issue 22: a stationary GP fitted
                 through configurations at ln 256 next to ones at 2-3 nats shortens its length scales and
                 raises its noise level everywhere; on the 8 tinylm instances, held out, leaving them out
-                raised the top-decile Spearman on 6 of 8 and R^2 on 7 of 8). On a dataset with no
+                raised the top-decile Spearman and R^2 on 7 of 8 each, on their Sobol-stage data). On a dataset with no
                 diverged run (runs-cpu-v1) there is no divergence part and the model is version 1's,
                 bit for bit (``surrogate_version``). Held out at the final budget on the
                 full cpu dataset (288 runs, 256 configurations): R^2 0.94, Spearman 0.97, Kendall 0.85
@@ -299,12 +299,6 @@ class MLPIncrements:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPRegressor
 
-        converged = diverged_share == 0
-        if converged.all() or not converged.any():  # nothing to model apart (version 1's model)
-            self.p_diverged = None
-        else:
-            self.p_diverged = _extra_trees().fit(X, diverged_share)
-            X, curves = X[converged], curves[converged]
         z = _to_increments(curves)
         self.x_mu, self.x_sd = X.mean(0), X.std(0) + 1e-9
         self.z_mu, self.z_sd = z.mean(0), z.std(0) + 1e-9

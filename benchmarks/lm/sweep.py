@@ -465,7 +465,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--refine", type=int, default=None,
                         help="configurations of the refine stage, chosen where the surrogate fitted on the Sobol "
                              "runs predicts the best losses, each run with 2 seeds (benchmarks.lm.design; default: "
-                             "the instance's plan, else 0 = none)")
+                             "the instance's plan, else 0 = none; a stage already chosen, in the manifest, is "
+                             "kept and completed)")
     parser.add_argument("--dry-run", action="store_true", help="print the planned configurations and exit")
     a = parser.parse_args(list(argv) if argv is not None else None)
     plan = {"n_configs": 64, "seeds_subset": 8, "n_seeds": 3}
