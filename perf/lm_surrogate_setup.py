@@ -1,10 +1,11 @@
 """What a fresh process pays before its first tinylm evaluation: shipped gp hyperparameters vs the search.
 
-    .venv/bin/python perf/lm_surrogate_setup.py [--repeats 3]
+    .venv/bin/python perf/lm_surrogate_setup.py [--repeats 3] [--dataset benchmarks/lm/data/runs-help-s16.jsonl]
 
 Each repeat starts two Python processes, one after the other, that import the surrogate, fit it
 on the shipped runs and predict one curve:
-  * `shipped`  the dataset as shipped, with `runs-cpu-v1.gp-kernel.json` (benchmarks.lm.fitted_kernel),
+  * `shipped`  the dataset as shipped (default runs-cpu-v1; --dataset for an instance, whose gp also fits
+               its divergence part), with its `.gp-kernel.json` (benchmarks.lm.fitted_kernel),
   * `search`   a copy of the dataset in a temporary folder without that file, so the kernel's
                hyperparameters are searched by maximum marginal likelihood (the baseline: what
                every process paid before the file existed).
@@ -49,8 +50,9 @@ def one_process(dataset: Path) -> tuple[float, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dataset", type=Path, default=sg.DEFAULT_DATASET, help="a shipped runs file")
     args = parser.parse_args()
-    shipped = sg.DEFAULT_DATASET
+    shipped = args.dataset.resolve()
     if not fitted_kernel.path_for(shipped).exists():
         sys.exit(f"{fitted_kernel.path_for(shipped)} is missing: run make lm-surrogate first")
     times = {"shipped": [], "search": []}
@@ -73,16 +75,16 @@ def main() -> None:
     print(f"  search (baseline)     {med['search']:.2f} s")
     print(f"  shipped kernel file   {med['shipped']:.2f} s   ratio {med['shipped'] / med['search']:.2f}x")
     print(f"  same predicted curve: {'yes, bit for bit' if same else 'NO'}")
-    fit_step(args.repeats)
+    fit_step(args.repeats, shipped)
 
 
-def fit_step(repeats: int) -> None:
+def fit_step(repeats: int, shipped: Path) -> None:
     import sklearn.gaussian_process  # noqa: F401  imported before timing: only the fit is measured
 
     with tempfile.TemporaryDirectory() as tmp:
-        bare = Path(tmp) / sg.DEFAULT_DATASET.name
-        shutil.copy(sg.DEFAULT_DATASET, bare)
-        datasets = {"shipped": sg.load_dataset(sg.DEFAULT_DATASET), "search": sg.load_dataset(bare)}
+        bare = Path(tmp) / shipped.name
+        shutil.copy(shipped, bare)
+        datasets = {"shipped": sg.load_dataset(shipped), "search": sg.load_dataset(bare)}
         times = {mode: [] for mode in datasets}
         for _ in range(repeats):
             for mode, dataset in datasets.items():

@@ -3,6 +3,7 @@ losses, spread out, stored once in the manifest and reused on resume. Real tiny 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,3 +70,15 @@ def test_resume_reuses_the_stored_choice_and_reruns_only_what_is_missing(refined
     assert again["refine"]["configs"] == stored["refine"]["configs"]  # not chosen again on the new data
     with pytest.raises(ValueError, match="refine stage was chosen with"):
         sweep(copy, "smoke", refine={**REFINE, "n_configs": 4}, **SMALL)
+
+
+@pytest.mark.parametrize("refine", ["-1", "129"])
+def test_an_impossible_refine_size_is_refused_with_the_accepted_range(refine, capsys):
+    from benchmarks.lm.sweep import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--instance", "help-s16", "--refine", refine])
+    assert stop.value.code == 2 and f"--refine must be 0 (no refine stage) to 128 configurations, got {refine}" in \
+        capsys.readouterr().err
+    with pytest.raises(ValueError, match="1 <= n_configs <= candidates <= pool"):
+        choose(Path("unused.jsonl"), "smoke", n_configs=int(refine), pool=64, candidates=8)

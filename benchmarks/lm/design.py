@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+#: configuration ids of the refine stage start with this (the Sobol stage's with "c")
+ID_PREFIX = "r"
 #: the refine stage of every tinylm instance: 32 configurations x 2 seeds (64 runs, ~40 CPU-minutes for all 8)
 REFINE_PLAN = {"n_configs": 32, "n_seeds": 2, "pool": 4096, "candidates": 128}
 
@@ -46,8 +48,8 @@ def choose(runs_path: Path, profile: str, n_configs: int, pool: int, candidates:
     from . import surrogate as sg
     from .sweep import sobol_points, to_hparams
 
-    if candidates < n_configs or pool < candidates:
-        raise ValueError(f"refine needs n_configs <= candidates <= pool (got {n_configs}, {candidates}, {pool})")
+    if not 1 <= n_configs <= candidates <= pool:
+        raise ValueError(f"refine needs 1 <= n_configs <= candidates <= pool (got {n_configs}, {candidates}, {pool})")
     dataset = sg.load_dataset(runs_path)
     fitted = sg.fit(dataset, sg.DEFAULT_MODEL)
     points = sobol_points(profile, pool, sobol_seed + 1)
@@ -60,4 +62,4 @@ def choose(runs_path: Path, profile: str, n_configs: int, pool: int, candidates:
             "predicted_final_loss": {"best_of_pool": float(predicted.min()),
                                      "worst_chosen": float(predicted[picked].max()),
                                      "pool_median": float(np.median(predicted))},
-            "configs": [[f"r{i:04d}", hparams[j]] for i, j in enumerate(picked)]}
+            "configs": [[f"{ID_PREFIX}{i:04d}", hparams[j]] for i, j in enumerate(picked)]}

@@ -180,8 +180,7 @@ def seed_residuals(dataset: sg.Dataset) -> tuple[np.ndarray, int, int]:
     with several seeds that all converged; how many configurations they come from; how many
     multi-seed configurations were left out because some of their seeds diverged."""
     groups, left_out = _residual_groups(dataset)
-    res = np.concatenate([r for _, r in groups]) if groups else np.zeros(0)
-    return res, len(groups), left_out
+    return _flat(groups), len(groups), left_out
 
 
 def _residual_groups(dataset: sg.Dataset) -> tuple[list[tuple[float, np.ndarray]], int]:
@@ -202,14 +201,18 @@ def _residual_groups(dataset: sg.Dataset) -> tuple[list[tuple[float, np.ndarray]
     return groups, left_out
 
 
+def _flat(groups: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """Every group's residuals in one array, in group order."""
+    return np.concatenate([r for _, r in groups]) if groups else np.zeros(0)
+
+
 def local_pools(observed: np.ndarray, groups: list[tuple[float, np.ndarray]],
                 neighbours: int = NOISE_NEIGHBOURS) -> np.ndarray | list[np.ndarray]:
     """Each configuration's residual pool: the residuals of the `neighbours` multi-seed configurations
     whose mean target is nearest its observed target (dataset order kept). With no more multi-seed
     configurations than that, one pool for all: the flat residual array."""
-    all_residuals = np.concatenate([r for _, r in groups]) if groups else np.zeros(0)
     if len(groups) <= neighbours:
-        return all_residuals
+        return _flat(groups)
     means = np.array([m for m, _ in groups])
     pools = []
     for y in np.asarray(observed, dtype=float):
@@ -292,10 +295,11 @@ def noise_ceiling(dataset: sg.Dataset, subsets: Sequence[tuple[str, float]] = SU
                   seed: int = CEILING_SEED, among: np.ndarray | None = None) -> dict[str, Any]:
     """The noise ceiling of the final-budget rank correlations per best share (module docstring), over all
     configurations or those of the mask `among` (the noise measured on all)."""
-    residuals, n_multi, n_left_out = seed_residuals(dataset)
+    groups, n_left_out = _residual_groups(dataset)
+    residuals, n_multi = _flat(groups), len(groups)
     keep = slice(None) if among is None else np.asarray(among, dtype=bool)
     y, n_seeds = dataset.curves[keep, -1], np.asarray(dataset.n_seeds, dtype=int)[keep]
-    pools = local_pools(y, _residual_groups(dataset)[0])
+    pools = local_pools(y, groups)
     out: dict[str, Any] = {"n_multi_seed_configs": n_multi, "n_left_out_diverged": n_left_out,
                            "n_residuals": len(residuals),
                            "noise_sd": float(np.sqrt(np.mean(residuals ** 2))) if len(residuals) else math.nan}
@@ -348,8 +352,8 @@ def evaluate_models(dataset: sg.Dataset, models: Iterable[str], n_splits: int = 
 
 
 def sobol_stage(dataset: sg.Dataset) -> np.ndarray:
-    """Mask of the configurations of the Sobol stage (ids cNNNN; the refine stage's are rNNNN)."""
-    return np.array([cid.startswith("c") for cid in dataset.config_ids], dtype=bool)
+    """Mask of the configurations of the Sobol stage (every one the refine stage did not add)."""
+    return ~dataset.from_refine
 
 
 def sobol_stage_fidelity(dataset: sg.Dataset, n_splits: int = 5, model: str = sg.DEFAULT_MODEL) -> dict[str, Any] | None:
@@ -382,7 +386,7 @@ def _quantiles(result: dict[str, Any]) -> list[dict[str, Any]]:
 def summary_row(dataset: sg.Dataset, result: dict[str, Any], ceiling: dict[str, Any]) -> list[str]:
     """One dataset's row of the summary table (model `result`)."""
     n_div = dataset.n_diverged
-    n_refine = sum(cid.startswith("r") for cid in dataset.config_ids)
+    n_refine = int(dataset.from_refine.sum())
     cells = [dataset.name, str(dataset.n_runs), str(dataset.n_configs), str(n_refine), str(n_div),
              _f(result["final"]["r2"])]
     for q, c in zip(_quantiles(result), ceiling["subsets"]):
@@ -474,7 +478,7 @@ def _stages(dataset: sg.Dataset) -> str:
     refine = dataset.manifest.get("refine")
     if not refine:
         return ""
-    n = sum(cid.startswith("r") for cid in dataset.config_ids)
+    n = int(dataset.from_refine.sum())
     return (f" ({dataset.n_configs - n} Sobol, {n} refine: chosen where the {refine['model']} surrogate fitted on "
             f"the first {refine['fitted_on']['n_runs']} runs predicted the best losses, {refine['n_seeds']} seeds each)")
 

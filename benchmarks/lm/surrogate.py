@@ -148,6 +148,13 @@ class Dataset:
         return self.path.name
 
     @property
+    def from_refine(self) -> np.ndarray:
+        """Per configuration: added by the sweep's refine stage (benchmarks.lm.design), not by its Sobol stage."""
+        from .design import ID_PREFIX
+
+        return np.array([cid.startswith(ID_PREFIX) for cid in self.config_ids], dtype=bool)
+
+    @property
     def n_diverged(self) -> int:
         """Runs that diverged."""
         return sum(bool(r["diverged"]) for r in self.runs)
@@ -241,6 +248,13 @@ def _from_increments(z: np.ndarray) -> np.ndarray:
     return np.column_stack([back[:, ::-1], z[:, 0]])
 
 
+def _mix_diverged(p_model, X: np.ndarray, curves: np.ndarray) -> np.ndarray:
+    """P(diverged) ln 256 + (1 - P) curve, P from a regressor fitted on the share of diverged seeds: a mix of
+    non-increasing curves with non-negative weights, so non-increasing."""
+    p = np.clip(p_model.predict(X), 0.0, 1.0)[:, None]
+    return p * DIVERGED_LOSS + (1.0 - p) * curves
+
+
 class ExtraTreesCurves:
     """`et`: multi-output ExtraTrees over the checkpoint losses."""
 
@@ -266,8 +280,7 @@ class DivergenceMixture:
         return self
 
     def predict(self, X):
-        p = np.clip(self.p.predict(X), 0.0, 1.0)[:, None]
-        return p * DIVERGED_LOSS + (1.0 - p) * self.curve.predict(X)
+        return _mix_diverged(self.p, X, self.curve.predict(X))
 
 
 class BoostedIncrements:
@@ -365,10 +378,7 @@ class GaussianProcessIncrements:
         xs = (X - self.x_mu) / self.x_sd
         zs = np.vstack([self.gp.predict(xs[i:i + 1]).reshape(1, -1) for i in range(len(xs))])
         curves = _from_increments(zs * self.z_sd + self.z_mu)
-        if self.p_diverged is None:
-            return curves
-        p = np.clip(self.p_diverged.predict(X), 0.0, 1.0)[:, None]
-        return p * DIVERGED_LOSS + (1.0 - p) * curves
+        return curves if self.p_diverged is None else _mix_diverged(self.p_diverged, X, curves)
 
 
 class StackedExtraTrees:
@@ -659,7 +669,7 @@ def landscape_row(dataset: Dataset, summary: Mapping[str, Any]) -> list[str]:
     bound = "" if not at_bound else (" (bound for all sizes)" if at_bound == len(opt)
                                      else f" (bound for {at_bound} of {len(opt)} sizes)")
     lrs = [o["lr"] for o in opt]
-    n_refine = sum(c.startswith("r") for c in dataset.config_ids)
+    n_refine = int(dataset.from_refine.sum())
     tokens = int(dataset.checkpoint_tokens[-1])
     return [f"`{m.get('instance', dataset.name)}`", str(m.get("slice", "")),
             f"{'/'.join(map(str, widths))} x {layers[0]}-{layers[-1]}", f"{_k(min(sizes))}-{_k(max(sizes))}",

@@ -469,11 +469,16 @@ def main(argv: Iterable[str] | None = None) -> int:
                              "kept and completed)")
     parser.add_argument("--dry-run", action="store_true", help="print the planned configurations and exit")
     a = parser.parse_args(list(argv) if argv is not None else None)
+    from .design import REFINE_PLAN
+
     plan = {"n_configs": 64, "seeds_subset": 8, "n_seeds": 3}
     if a.instance:
         a.profile = a.instance
         a.out = a.out or instance_dataset(a.instance)
         plan = INSTANCES[a.instance]["plan"]
+    if a.refine is not None and not 0 <= a.refine <= REFINE_PLAN["candidates"]:
+        parser.error(f"--refine must be 0 (no refine stage) to {REFINE_PLAN['candidates']} configurations, "
+                     f"got {a.refine}")
     if a.out is None and not a.dry_run:
         parser.error("--out is required without --instance")
     for key, value in plan.items():
@@ -485,8 +490,6 @@ def main(argv: Iterable[str] | None = None) -> int:
             print(cid, json.dumps(hp))
         print(f"{len(plan_runs(configs, a.n_seeds, a.seeds_subset, a.tokens or 0))} runs planned")
         return 0
-    from .design import REFINE_PLAN
-
     n_refine = a.refine if a.refine is not None else INSTANCES.get(a.profile, {}).get("plan", {}).get("refine", 0)
     sweep(a.out, a.profile, a.n_configs, a.seeds_subset, a.n_seeds, a.tokens, a.device, a.jobs, a.checkpoints,
           a.val_tokens, a.sobol_seed, a.max_minutes, refine={**REFINE_PLAN, "n_configs": n_refine} if n_refine else None)
