@@ -320,7 +320,7 @@ def _harvest(prep, term, vals, cnt, child_vol, idx, first, harvest):
     """Append up to harvest[1] boxes with value >= harvest[0] (largest first) to harvest[2]."""
     floor, limit, out = harvest
     flat = np.flatnonzero(vals.ravel() >= floor)
-    flat = flat[np.argsort(vals.ravel()[flat])[::-1][:limit - len(out)]]
+    flat = flat[np.argsort(-vals.ravel()[flat], kind="stable")[:limit - len(out)]]  # stable: ties in index order on every CPU
     ncol = vals.shape[1]
     for f in flat:
         a, g = divmod(int(f), ncol)

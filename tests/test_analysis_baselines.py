@@ -69,6 +69,26 @@ def test_baselines_are_relative_complete_and_gatherable(runs, tmp_path):
     assert (g.runs["status"] == "complete").all() and len(g.trials) == len(REF) * 2 * 8
 
 
+def test_baselines_keep_the_shipped_runs_of_tasks_the_run_directory_lacks(runs, tmp_path):
+    """When the subsets change, only the tasks that came in are run: collect takes every other
+    task whole from the baselines already in `out` (the full-set study is not shipped)."""
+    tasks = {"bb": ["toy/bb", "bbob/f1_d2_i1"]}
+    out = baselines.collect(_cfg(runs), tasks=tasks, out=tmp_path / "b")
+    first = gather([out])
+    only_toy = tmp_path / "only_toy"
+    make_runs(only_toy, study="test-v0", plan={"bb": (REF, ["toy/bb"])})
+    again = gather([baselines.collect(_cfg(only_toy), tasks=tasks, out=out)])
+    for frame in ("runs", "trials"):
+        a, b = getattr(first, frame), getattr(again, frame)
+        cols = [c for c in a.columns  # what a rerun of toy/bb reproduces (not its clocks)
+                if "time" not in c and c not in ("started", "finished", "host", "git_revision", "versions", "elapsed")]
+        key = ["run_key", "trial"] if frame == "trials" else ["run_key"]
+        pd.testing.assert_frame_equal(a[cols].sort_values(key).reset_index(drop=True),
+                                      b[cols].sort_values(key).reset_index(drop=True), check_dtype=False)
+    with pytest.raises(ValueError, match="baselines need 12 finished runs, found 6"):  # nothing shipped in a new out
+        baselines.collect(_cfg(only_toy), tasks=tasks, out=tmp_path / "new")
+
+
 def test_baselines_refuse_missing_runs(runs, tmp_path):
     cfg = dict(_cfg(runs), baseline_seeds=3)  # seed 3 was never run
     with pytest.raises(ValueError, match="baselines need 18 finished runs, found 12"):

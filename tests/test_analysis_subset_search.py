@@ -102,3 +102,33 @@ def test_dev_test_is_balanced_where_sequential_starves_test():
     assert not set(dev.indices) & set(test.indices) and seq.evaluations <= budget
     assert joint.worst < max(dev.discrepancy, test.discrepancy)
     assert abs(joint.dev.discrepancy - joint.test.discrepancy) < abs(dev.discrepancy - test.discrepancy)
+
+
+def _ties_reversed_argsort(real):
+    """np.argsort as another CPU may compute it: numpy's default (unstable) sort dispatches to SIMD
+    code, and the order of equal values is whatever that code gives. Here: ties in reverse index
+    order, a valid result of an unstable sort. Stable sorts are left alone."""
+    def argsort(a, axis=-1, kind=None, order=None, **kwargs):
+        a = np.asarray(a)
+        if kind in ("stable", "mergesort") or a.ndim != 1 or order is not None:
+            return real(a, axis=axis, kind=kind, order=order, **kwargs)
+        return a.size - 1 - real(a[::-1], kind="stable")  # ascending, equal values in descending index order
+    return argsort
+
+
+def test_the_chosen_subsets_do_not_depend_on_how_a_cpu_orders_ties(monkeypatch):
+    """The shipped subsets came out different on a CPU without AVX-512: numpy's argsort and
+    argpartition order ties per CPU, and the search read that order. Every order it reads must
+    be stable, so the same data gives the same subsets everywhere."""
+    from analysis.embedding import ecdf_midpoints
+
+    rng = np.random.default_rng(5)
+    pts = ecdf_midpoints(rng.integers(0, 5, size=(90, 3)).astype(float))  # ties in values, distances, box values
+    expected = select_dev_test(pts, 8, seed=1, budget=400)
+    ties_reversed = _ties_reversed_argsort(np.argsort)
+    monkeypatch.setattr(np, "argsort", ties_reversed)
+    monkeypatch.setattr(np, "argpartition", lambda a, kth, **kw: ties_reversed(a))  # a full sort is a partition
+    got = select_dev_test(pts, 8, seed=1, budget=400)
+    assert got.dev.indices.tolist() == expected.dev.indices.tolist()
+    assert got.test.indices.tolist() == expected.test.indices.tolist()
+    assert got.evaluations == expected.evaluations

@@ -35,7 +35,10 @@ def test_full_set_data_covers_every_task_it_can():
 
 
 def test_make_subsets_regenerates_the_shipped_files_byte_for_byte(tmp_path, capsys):
-    assert main(["select", "--out-dir", str(tmp_path)]) == 0
+    assert main(["select", "--out-dir", str(tmp_path), "--markdown"]) == 0
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| ")]
+    docs = (ROOT / "docs" / "subsets.md").read_text().splitlines()
+    assert len(rows) == len(TYPES) and all(r in docs for r in rows), rows  # docs/subsets.md's table is this run's
     for t in TYPES:
         for name in (f"subset_{t}", f"subset_{t}_dev", f"subset_{t}_test"):
             shipped = ROOT / "configs" / "taskset" / f"{name}.yaml"
@@ -53,8 +56,11 @@ def test_shipped_baselines_match_the_subsets_and_budgets():
     assert (runs["status"] == "complete").all()
     assert len(runs) == sum(len(ids) for ids in tasks.values()) * 3 * CFG["baseline_seeds"]
     assert sorted(runs["seed"].unique()) == list(range(1, CFG["baseline_seeds"] + 1))
-    # seeds 1..3 are the full-set runs themselves: the same raw final costs come back (scores
-    # differ: a task's normalization uses all of its runs, 5 seeds here and 3 there)
+    # seeds 1..3 are the full-set runs (or, for the tasks that came in with the 2026-12-06 subsets,
+    # reruns of them on another CPU): the same raw final costs come back (scores differ: a task's
+    # normalization uses all of its runs, 5 seeds here and 3 there). Across CPUs the objectives agree
+    # to ~1e-13 relative; optuna's CMA-ES does not reproduce across CPUs (docs/subsets.md), so its
+    # runs are only checked to exist.
     from analysis.anytime import compute
 
     key = ["task_id", "optimizer_id", "seed"]
@@ -64,8 +70,10 @@ def test_shipped_baselines_match_the_subsets_and_budgets():
     assert len(common) == len(runs) * CFG["seeds"] // CFG["baseline_seeds"]
     assert final.loc[common, "score"].notna().all()
     single = final.loc[common, "final_cost"].notna()
+    single &= common.get_level_values("optimizer_id") != "optuna_cmaes"
     assert single.any()
-    pd.testing.assert_series_equal(final.loc[common, "final_cost"][single], full.loc[common, "final_cost"][single])
+    pd.testing.assert_series_equal(final.loc[common, "final_cost"][single], full.loc[common, "final_cost"][single],
+                                   check_exact=False, rtol=1e-9)
     # budgets: what the full set ran with (the caps of configs/subsets.yaml)
     from analysis.subsets import budget_cap
     from carps_like import registry

@@ -68,6 +68,23 @@ def select_baseline_runs(runs: pd.DataFrame, cfg: dict, tasks: dict[str, list[st
     return runs[mask]
 
 
+def _keep_shipped_tasks(cfg: dict, fresh, shipped_dir: Path):
+    """Fresh runs plus the shipped baselines' runs of every task the run directory lacks, so a
+    change of the subsets only needs runs of the tasks that came in (a task is taken whole from
+    one side: `analysis.subsets.merge_by_task`)."""
+    from analysis.gather import RUNS_TABLE, Gathered, gather
+    from analysis.subsets import merge_by_task
+
+    if not (shipped_dir / RUNS_TABLE).exists():
+        return fresh
+    shipped = gather([shipped_dir])
+    runs = merge_by_task(shipped.runs, fresh.runs)
+    kept = set(runs["run_key"])
+    trials = pd.concat([shipped.trials[shipped.trials["run_key"].isin(kept - set(fresh.runs["run_key"]))], fresh.trials],
+                       ignore_index=True)
+    return Gathered(trials=trials, runs=runs)
+
+
 def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | None = None) -> Path:
     """Gather the baseline runs from the full-set study into compact zstd Parquet tables with
     paths relative to the study (the shipped tables must not name this machine's directories).
@@ -78,17 +95,18 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
     tasks = subset_tasks(cfg) if from_files else tasks
     runs_root = ROOT / cfg["out"]
     g = gather([runs_root / cfg["data_version"]], runs_root / f".{cfg['data_version']}-gather", progress=True)
+    prefix = str(runs_root.resolve()) + "/"
+    for frame in (g.trials, g.runs):
+        frame["run_key"] = frame["run_key"].str.removeprefix(prefix)
+    g = _keep_shipped_tasks(cfg, g, out or baseline_dir(cfg))
     runs = select_baseline_runs(g.runs, cfg, tasks)
     expected = sum(len(ids) * len(cfg["types"][t]["reference"]) for t, ids in tasks.items()) * int(cfg["baseline_seeds"])
     unusable = runs[~runs["status"].isin(["complete", "failed"])]
     if len(runs) != expected or len(unusable):
         raise ValueError(f"baselines need {expected} finished runs, found {len(runs)} ({len(unusable)} not finished: "
                          f"{unusable['status'].value_counts().to_dict()}); run `python -m workflows.baselines run` first")
-    prefix = str(runs_root.resolve()) + "/"
     trials = g.trials[g.trials["run_key"].isin(set(runs["run_key"]))].copy()
     runs = runs.copy()
-    for frame in (trials, runs):
-        frame["run_key"] = frame["run_key"].str.removeprefix(prefix)
     runs["path"] = runs["run_key"]
     order = ["task_type", "task_id", "optimizer_id", "seed"]
     runs = runs.sort_values(order).reset_index(drop=True)
