@@ -4,8 +4,10 @@ Fitting the `gp` surrogate is two steps: a maximum-marginal-likelihood search fo
 hyperparameters (about 3.5 s on 2 cores), then one Cholesky factorization with them fixed (a few
 ms). Every process that evaluates a tinylm task used to pay the search: once per joblib worker,
 once per queue worker, but once per *run* under submitit or Ray, which start a process per run.
-The search result is 15 numbers; this module writes them to `<dataset>.gp-kernel.json` (with the
-dataset's sha256) and reads them back, so a process only does the second step.
+The search result is 15 numbers per GP (one GP on runs-cpu-v1; two on the tinylm instances, whose
+final loss has its own kernel: keys prefixed "final:", surrogate.FINAL_KERNEL); this module writes
+them to `<dataset>.gp-kernel.json` (with the dataset's sha256) and reads them back, so a process only
+does the second step. The log marginal likelihood compared below is the sum over the GPs.
 
 The surrogate is the same either way: `GaussianProcessIncrements` always finishes with the fixed
 fit, from the searched values or from this file, so both paths give bit-identical predictions
@@ -71,7 +73,7 @@ def search(dataset) -> tuple[dict[str, Any], float]:
 
     model = sg.make_model("gp", dataset.checkpoint_tokens)
     model.fit(sg.features(dataset.hparams), dataset.curves, dataset.diverged_share, kernel_params=None)
-    return model.kernel_params, float(model.gp.log_marginal_likelihood_value_)
+    return model.kernel_params, model.log_marginal_likelihood
 
 
 def write(dataset) -> Path:
@@ -95,7 +97,7 @@ def log_marginal_likelihood(dataset, params: dict[str, Any]) -> float:
 
     model = sg.make_model("gp", dataset.checkpoint_tokens)
     model.fit(sg.features(dataset.hparams), dataset.curves, dataset.diverged_share, kernel_params=params)
-    return float(model.gp.log_marginal_likelihood_value_)
+    return model.log_marginal_likelihood
 
 
 def stale_reason(dataset) -> str | None:
