@@ -118,20 +118,21 @@ def _mean_ranks(final: pd.DataFrame, task_type: str, tasks: list[str] | None) ->
     return per_task_ranks(f).mean()
 
 
-def ranking_agreement(final: pd.DataFrame, task_type: str, tasks: list[str]) -> float:
-    """Kendall tau between the reference optimizers' mean-rank order on `tasks` and on the full set."""
+def ranking_agreement(final: pd.DataFrame, task_type: str, tasks: list[str], among: list[str] | None = None) -> float:
+    """Kendall tau between the reference optimizers' mean-rank order on `tasks` and on the full set
+    (`among`: the tasks a subset could be drawn from, i.e. the embedded ones; default every task)."""
     from scipy.stats import kendalltau
 
-    full = _mean_ranks(final, task_type, None)
+    full = _mean_ranks(final, task_type, among)
     sub = _mean_ranks(final, task_type, tasks).reindex(full.index)
     tau = kendalltau(full.to_numpy(), sub.to_numpy()).statistic
     return float(tau) if tau == tau else 1.0  # all tied on both: perfect agreement
 
 
-def rank_gap(final: pd.DataFrame, task_type: str, tasks: list[str]) -> float:
-    """Largest |mean rank on `tasks` - mean rank on the full set| over the reference optimizers:
-    finer than tau, which has only four values for three optimizers."""
-    full = _mean_ranks(final, task_type, None)
+def rank_gap(final: pd.DataFrame, task_type: str, tasks: list[str], among: list[str] | None = None) -> float:
+    """Largest |mean rank on `tasks` - mean rank on the full set (`among`, as above)| over the reference
+    optimizers: finer than tau, which has only four values for three optimizers."""
+    full = _mean_ranks(final, task_type, among)
     sub = _mean_ranks(final, task_type, tasks).reindex(full.index)
     return float((sub - full).abs().max())
 
@@ -195,9 +196,12 @@ def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = 
     dev = sorted(emb.task_ids[i] for i in res.dev.indices)
     test = sorted(emb.task_ids[i] for i in res.test.indices)
     return Selection(task_type, k, dev, test, float(res.dev.discrepancy), float(res.test.discrepancy),
-                     ranking_agreement(final, task_type, dev), ranking_agreement(final, task_type, test),
+                     # compared with the embedded tasks: an excluded task (a reference optimizer lacks runs
+                     # there) has partial ranks and could never be in a subset
+                     ranking_agreement(final, task_type, dev, emb.task_ids),
+                     ranking_agreement(final, task_type, test, emb.task_ids),
                      len(emb.task_ids), emb.excluded, int(res.evaluations),
-                     rank_gap(final, task_type, dev), rank_gap(final, task_type, test),
+                     rank_gap(final, task_type, dev, emb.task_ids), rank_gap(final, task_type, test, emb.task_ids),
                      random_subset_discrepancy(emb.points, k, int(cfg["search_seed"])), emb.nan_seeds)
 
 

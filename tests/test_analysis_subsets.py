@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.subsets import full_set, load_config, ranking_agreement, select_type, write_selection
+from analysis.subsets import full_set, load_config, rank_gap, ranking_agreement, select_type, write_selection
 
 
 def synthetic_final(n_tasks: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -61,6 +61,23 @@ def test_ranking_agreement_is_one_for_a_clear_order():
     final = synthetic_final()
     tasks = sorted(final["task_id"].unique())[:10]
     assert ranking_agreement(final, "bb", tasks) == 1.0
+
+
+def test_agreement_with_the_full_set_leaves_out_the_excluded_tasks():
+    """A task on which a reference optimizer has no run is excluded from the embedding, so no subset
+    can hold it; the full-set mean ranks the subsets are compared with must leave it out too (its
+    partial ranks would shift them: rankings over different task sets)."""
+    final = synthetic_final()
+    lopsided = pd.DataFrame([{"task_type": "bb", "task_id": "syn/x", "optimizer_id": o, "seed": s, "score": v}
+                             for o, v in (("a", 0.9), ("b", 0.1)) for s in (1, 2)])  # "c" never ran on syn/x
+    final = pd.concat([final, lopsided], ignore_index=True)
+    sel = select_type(CFG, final, "bb")
+    assert list(sel.excluded) == ["syn/x"]
+    embedded = sorted(set(final["task_id"]) - {"syn/x"})
+    assert rank_gap(final, "bb", embedded, among=embedded) == 0.0
+    assert rank_gap(final, "bb", embedded) > 0  # against every task: not the same set
+    assert sel.gap_dev == rank_gap(final, "bb", sel.dev, among=embedded)
+    assert sel.tau_test == ranking_agreement(final, "bb", sel.test, among=embedded)
 
 
 def test_full_set_leaves_out_excluded_collections():
