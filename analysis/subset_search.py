@@ -23,11 +23,13 @@ the budget is spent.
 
 Determinism: everything is driven by numpy.random.default_rng(seed) and the budget counts exact
 evaluations of candidate subsets (one per subset evaluated, whether refuted early or computed in
-full), never time. Every sort whose order of ties matters is stable (kind="stable", no
-argpartition): numpy's default sorts dispatch to SIMD code (x86-simd-sort) that orders ties
-differently per CPU, and the shipped subsets came out different on a machine without AVX-512. Work per evaluation: one branch and bound on k points (see
+full), never time. Work per evaluation: one branch and bound on k points (see
 `analysis.star_discrepancy`), plus O(B k + k n / 64) word operations for the cuts over B cached boxes
 (bit-packed over the n candidates) and O(1024 * 32) for ranking the survivors.
+
+Every sort whose order of ties matters is stable (kind="stable", no argpartition): numpy's default
+sorts dispatch to SIMD code (x86-simd-sort) that orders ties differently per CPU, and the shipped
+subsets came out different on a machine without AVX-512 before this was so.
 
 Two disjoint subsets (dev/test): the objective is the sorted pair (worse, better) of discrepancies,
 compared lexicographically. Moves always target the worse subset W: swaps with the free pool,
@@ -257,7 +259,7 @@ class _Run:
         vals = b.values(X.sum(axis=0), k)
         # a swap moves each value by at most 1/k, so boxes below max - 2/k never decide the max
         near = np.flatnonzero(vals >= vals.max() - 2.0 / k - 1e-12)
-        top = near[np.argsort(-vals[near], kind="stable")[:limit]]  # stable: see Determinism above
+        top = near[np.argsort(-vals[near], kind="stable")[:limit]]  # stable: see the module docstring
         step = np.where(b.over[top], 1.0, -1.0) / k
         uadd, inv = np.unique(add, return_inverse=True)
         delta = b.memT[np.ix_(uadd, top)].view(np.int8)[inv] - X[:, top].view(np.int8)[pos]
@@ -438,7 +440,7 @@ def _search(pts, k, seed, budget, free, n_subsets) -> _Run:
         i = int(run.rng.integers(k))
         m = min(_KICK_NEAR, pool.size)
         dist = ((pts[pool] - pts[idx[i]]) ** 2).sum(axis=1)
-        a = int(run.rng.choice(pool[np.argsort(dist, kind="stable")[:m]]))  # stable: see Determinism above
+        a = int(run.rng.choice(pool[np.argsort(dist, kind="stable")[:m]]))  # stable: see the module docstring
         if o >= 0:
             other = run.subs[o].idx.copy()
             other[other == a] = idx[i]
