@@ -134,6 +134,14 @@ class Optimizer(ABC):
         """Release resources (threads, files). Called once at the end of a run."""
 
     @classmethod
+    def nested_settings(cls) -> dict[str, tuple[Any, tuple[str, ...]]]:
+        """Settings that are dicts of keyword arguments for a library callable: name -> (the callable,
+        the arguments the adapter sets itself), e.g. {"sampler": (optuna.samplers.TPESampler, ("seed",))}.
+        `registry.check_optimizer_config` refuses an unknown key inside them before any run starts,
+        like an unknown setting (a typo would otherwise fail every run). The default has none."""
+        return {}
+
+    @classmethod
     def capabilities(cls) -> dict[str, Any]:
         """Everything the adapter declares, as one record (listings, docs, the conformance suite)."""
         return {

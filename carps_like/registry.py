@@ -126,12 +126,23 @@ def check_optimizer_config(cfg: dict, source: str) -> None:
     adapter = cfg.get("adapter") or {}
     if not adapter.get("_target_"):
         return  # a dispatcher (by_task_type), or `no adapter._target_`, said where the adapter is needed
-    params = inspect.signature(import_target(adapter["_target_"]).__init__).parameters.values()
+    cls = import_target(adapter["_target_"])
+    accepted = _keyword_parameters(cls.__init__, RUNNER_ARGUMENTS)
+    if accepted is not None:
+        _refuse_unknown(adapter, ["_target_"] + accepted, source, "adapter setting", f"{adapter['_target_']} accepts")
+    for name, (target, set_by_adapter) in (cls.nested_settings() if hasattr(cls, "nested_settings") else {}).items():
+        given = adapter.get(name)
+        inner = _keyword_parameters(target, ("self", *set_by_adapter))
+        if isinstance(given, dict) and inner is not None:
+            _refuse_unknown(given, inner, source, f"{name} setting", f"{target.__qualname__} accepts")
+
+
+def _keyword_parameters(function, leave_out: tuple[str, ...]) -> list[str] | None:
+    """The keyword parameters of `function` (a class: its constructor), or None when it takes **kwargs."""
+    params = inspect.signature(function).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
-        return
-    accepted = ["_target_"] + [p.name for p in params if p.name not in RUNNER_ARGUMENTS
-                               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    _refuse_unknown(adapter, accepted, source, "adapter setting", f"{adapter['_target_']} accepts")
+        return None
+    return [p.name for p in params if p.name not in leave_out and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 DISPATCH_KEYS = ("id", "by_task_type", "batch_size")

@@ -99,6 +99,12 @@ class Optuna(Optimizer):
     #: name of the class in optuna.samplers
     sampler_class: ClassVar[str] = "TPESampler"
 
+    @classmethod
+    def nested_settings(cls) -> dict[str, tuple[Any, tuple[str, ...]]]:
+        import optuna
+
+        return {"sampler": (getattr(optuna.samplers, cls.sampler_class), ("seed",))}  # the run's seed
+
     def __init__(self, task, seed: int, workdir: Path | None = None, *, sampler: dict | None = None) -> None:
         super().__init__(task, seed, workdir)
         import optuna

@@ -77,6 +77,15 @@ def test_an_optimizer_setting_the_adapter_does_not_take_is_refused_before_any_ru
     assert not list(tmp_path.rglob("run.json"))
 
 
+def test_a_misspelt_key_inside_a_nested_setting_is_refused_before_any_run(tmp_path):
+    """Optuna's `sampler` setting is a dict of sampler arguments: a typo in it used to fail every run."""
+    res = _study("--optimizer", "optuna_tpe", "--task", "toy/bb", "--seeds", "1", "--out", str(tmp_path),
+                 "++optimizer.adapter.sampler.n_startup_trial=3")
+    assert res.returncode == 2 and not list(tmp_path.rglob("run.json")), res.stdout + res.stderr
+    assert "unknown sampler setting 'n_startup_trial' (did you mean 'n_startup_trials'?); TPESampler accepts:" \
+        in res.stderr
+
+
 def test_study_skips_unsupported_tasks_with_one_summary_line_each(tmp_path):
     res = _study("--optimizer", "hebo", "--task", "toy", "--seeds", "1", "--out", str(tmp_path), "--n-trials", "2")
     assert res.returncode == 0, res.stdout + res.stderr
