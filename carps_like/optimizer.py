@@ -134,9 +134,10 @@ class Optimizer(ABC):
         """Release resources (threads, files). Called once at the end of a run."""
 
     @classmethod
-    def nested_settings(cls) -> dict[str, tuple[Any, tuple[str, ...]]]:
+    def nested_settings(cls, settings: Mapping[str, Any]) -> dict[str, tuple[Any, tuple[str, ...]]]:
         """Settings that are dicts of keyword arguments for a library callable: name -> (the callable,
-        the arguments the adapter sets itself), e.g. {"sampler": (optuna.samplers.TPESampler, ("seed",))}.
+        the arguments the adapter sets itself), e.g. {"sampler": (optuna.samplers.TPESampler, ("seed",))};
+        `settings` (the adapter's settings as given) for a callable that depends on another setting.
         `registry.check_optimizer_config` refuses an unknown key inside them before any run starts,
         like an unknown setting (a typo would otherwise fail every run). The default has none."""
         return {}

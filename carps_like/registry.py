@@ -130,7 +130,7 @@ def check_optimizer_config(cfg: dict, source: str) -> None:
     accepted = _keyword_parameters(cls.__init__, RUNNER_ARGUMENTS)
     if accepted is not None:
         _refuse_unknown(adapter, ["_target_"] + accepted, source, "adapter setting", f"{adapter['_target_']} accepts")
-    for name, (target, set_by_adapter) in (cls.nested_settings() if hasattr(cls, "nested_settings") else {}).items():
+    for name, (target, set_by_adapter) in (cls.nested_settings(adapter) if hasattr(cls, "nested_settings") else {}).items():
         given = adapter.get(name)
         inner = _keyword_parameters(target, ("self", *set_by_adapter))
         if isinstance(given, dict) and inner is not None:

@@ -100,7 +100,7 @@ class Optuna(Optimizer):
     sampler_class: ClassVar[str] = "TPESampler"
 
     @classmethod
-    def nested_settings(cls) -> dict[str, tuple[Any, tuple[str, ...]]]:
+    def nested_settings(cls, settings) -> dict[str, tuple[Any, tuple[str, ...]]]:
         import optuna
 
         return {"sampler": (getattr(optuna.samplers, cls.sampler_class), ("seed",))}  # the run's seed

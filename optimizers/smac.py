@@ -58,6 +58,17 @@ class SMAC(Optimizer):
     #: intensifier kwargs this variant needs; settings override them
     intensifier_defaults: ClassVar[dict[str, Any]] = {}
 
+    @classmethod
+    def nested_settings(cls, settings) -> dict[str, tuple[Any, tuple[str, ...]]]:
+        import smac
+
+        name = settings.get("facade") or cls.facade
+        if name not in FACADES:
+            return {}  # refused with the accepted facades when the adapter is built
+        facade = getattr(smac.facade, FACADES[name])
+        return {"initial_design": (facade.get_initial_design, ("scenario",)),
+                "intensifier": (facade.get_intensifier, ("scenario",))}
+
     def __init__(self, task, seed: int, workdir: Path | None = None, *, facade: str | None = None,
                  multi_objective: str | None = None, parego_rho: float = 0.05,
                  objective_weights: list[float] | None = None, initial_design: dict | None = None,

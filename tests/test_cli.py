@@ -84,6 +84,12 @@ def test_a_misspelt_key_inside_a_nested_setting_is_refused_before_any_run(tmp_pa
     assert res.returncode == 2 and not list(tmp_path.rglob("run.json")), res.stdout + res.stderr
     assert "unknown sampler setting 'n_startup_trial' (did you mean 'n_startup_trials'?); TPESampler accepts:" \
         in res.stderr
+    # SMAC's initial_design goes to its facade's get_initial_design: which one depends on `facade`
+    res = _study("--optimizer", "smac_bb", "--task", "toy/bb", "--seeds", "1", "--out", str(tmp_path),
+                 "++optimizer.adapter.facade=hyperband", "++optimizer.adapter.initial_design={n_configs:2}")
+    assert res.returncode == 2 and not list(tmp_path.rglob("run.json")), res.stdout + res.stderr
+    assert "unknown initial_design setting 'n_configs'" in res.stderr
+    assert "get_initial_design accepts: additional_configs\n" in res.stderr  # Hyperband's takes nothing else
 
 
 def test_study_skips_unsupported_tasks_with_one_summary_line_each(tmp_path):
