@@ -16,7 +16,8 @@ When it does not, the optimizer runs in an isolated environment:
   Builders take a file lock, so concurrent studies build it once; an environment counts as built
   only when its info file (written last) exists.
 * **One choice point.** The study's plan (carps_like.plan.build) records the interpreter in each
-  cell, and carps_like.plan.execute runs a cell whose interpreter is not the running one in a
+  cell (without building it: `--dry-run` says it would), the study builds the missing environments
+  once before its first run, and carps_like.plan.execute runs a cell whose interpreter is not the running one in a
   subprocess of that interpreter: the local pool, submitit and Ray all go through it.
   `make check-optimizer` and `make compare` run the conformance suite with it (`conformance_commands`).
 
@@ -122,14 +123,15 @@ def requirement_versions(cfg: dict, name: str) -> dict[str, str]:
 
 
 # -- where an optimizer runs -----------------------------------------------------------------------
-def python_for(cfg: dict, name: str) -> str | None:
+def python_for(cfg: dict, name: str, build: bool = True) -> str | None:
     """The interpreter a (concrete) optimizer config must run with: None for this one (its
     requirements are satisfied here, or it has none), else its isolated environment's python,
-    built first when needed."""
+    built first when needed (with build=False: where it will be, built or not; a plan or a dry
+    run must not spend minutes installing)."""
     reqs = requirements_of(cfg)
     if not reqs or not unmet(reqs):
         return None
-    return str(_python(ensure(reqs, name)))
+    return str(_python(ensure(reqs, name) if build else ENV_ROOT / env_key(reqs)))
 
 
 def is_current(python: str) -> bool:

@@ -9,9 +9,11 @@ and no re-exec per run) and Hydra's submitit and Ray launchers through
 front, and nothing resolves a name a second time.
 
 The plan also fixes the interpreter of each cell: an optimizer whose YAML `requirements` the
-main environment does not satisfy gets its isolated environment's python (carps_like.optenv,
-built here when needed), and `execute` runs such a cell in a subprocess of that interpreter
-(`python -m carps_like.plan`), whichever launcher called it.
+main environment does not satisfy gets its isolated environment's python (carps_like.optenv).
+Planning does not build it (a dry run or a queue registration must not spend minutes installing):
+the study builds the missing ones once before its first run (`build_environments`), and `execute`
+builds one still missing (a queue worker on another machine), then runs such a cell in a subprocess
+of that interpreter (`python -m carps_like.plan`), whichever launcher called it.
 """
 from __future__ import annotations
 
@@ -103,12 +105,26 @@ def build(optimizer: str, tasks: list[str], seeds: list[int], budgets: dict[str,
         task_type = TaskType(entry.metadata["type"])
         if task_type not in resolved:
             label, variant, variant_cfg = resolve_optimizer(requested, task_type)
-            resolved[task_type] = label, variant, variant_cfg, python_for(variant_cfg, variant)
+            resolved[task_type] = label, variant, variant_cfg, python_for(variant_cfg, variant, build=False)
         label, variant, variant_cfg, python = resolved[task_type]
         task_cfg = registry.deep_merge(copy.deepcopy(entry.config), task_extra)
         task_cfg["budget"] = budgets[tid].as_dict()
         cells += [Cell(label, variant, variant_cfg, task_cfg, seed, python) for seed in seeds]
     return cells, launcher
+
+
+def unbuilt_environments(cells: list[Cell]) -> dict[str, Cell]:
+    """The isolated interpreters the cells are planned with that are not built yet (one cell each)."""
+    return {c.python: c for c in cells if c.python and not Path(c.python).exists()}
+
+
+def build_environments(cells: list[Cell]) -> None:
+    """Build the isolated environments the cells need, once, before any run starts (so parallel
+    runs do not wait on one build each, and a failed build stops the study with one error)."""
+    from .optenv import python_for
+
+    for cell in unbuilt_environments(cells).values():
+        python_for(cell.optimizer, cell.variant)
 
 
 def save(cells: list[Cell], path: Path) -> Path:

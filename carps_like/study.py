@@ -477,8 +477,16 @@ def main(argv: list[str] | None = None) -> int:
     if estimate_line and not args.quiet_plan:
         say(f"[{label}] {estimate_line}")
     if getattr(args, "dry_run", False):
+        for python, cell in plan.unbuilt_environments(cells).items():
+            say(f"[{label}] {cell.variant} runs in an isolated environment not built yet ({Path(python).parent.parent}); "
+                "the study builds it first (a few minutes, once)")
         say(f"[{label}] dry run: nothing was started")
         return 0
+    try:
+        plan.build_environments(cells)
+    except UserError as exc:
+        say(f"error: {exc}", file=sys.stderr)
+        return 2
     dirs = [run_dir(args.out, args.study, c.label, c.task_id, c.seed) for c in cells]
     monitor = ProgressMonitor(dirs, label, costs=costs, upfront=upfront).start()
     env = dict(os.environ, HYDRA_FULL_ERROR=os.environ.get("HYDRA_FULL_ERROR", "0"))

@@ -186,3 +186,18 @@ def test_an_unsatisfiable_requirement_stops_the_study_with_one_line(tmp_path, re
     assert res.stderr.startswith("building isolated environment for broken (bayesian-optimization==99.0)")
     assert not (tmp_path / "runs" / "default" / "broken").exists()
     assert not [p for p in envs.iterdir() if p.is_dir()], "a failed build left an environment"
+
+
+def test_a_dry_run_builds_no_environment_and_says_one_is_needed(tmp_path):
+    """`--dry-run` plans and estimates only: the isolated environment an optimizer needs is named, not
+    built (building takes minutes and needs the registry; the old plan built it). The requirement here
+    cannot be installed at all, so any build attempt would fail the dry run."""
+    envs = tmp_path / "envs"
+    env = _env(tmp_path, {"broken": _random_search_yaml("broken", "bayesian-optimization==99.0")},
+               CARPS_LIKE_OPT_ENVS=str(envs))
+    res = _study(env, "broken", tmp_path / "runs", "--dry-run")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "building isolated environment" not in res.stdout + res.stderr
+    assert f"broken runs in an isolated environment not built yet ({envs}/" in res.stdout, res.stdout
+    assert "dry run: nothing was started" in res.stdout
+    assert not envs.exists() or not [p for p in envs.iterdir() if p.is_dir()]
