@@ -219,7 +219,27 @@ def ensure(requirements: list[str], name: str) -> Path:
         tmp.replace(env / INFO)
         print(f"built isolated environment for {name} in {seconds:.1f} s (own packages: {', '.join(layer) or 'none'})",
               file=sys.stderr, flush=True)
+        _remove_superseded(env, requirements)
     return env
+
+
+def _remove_superseded(env: Path, requirements: list[str]) -> None:
+    """Remove the environments built earlier for the same requirements: the lock or the main
+    interpreter changed since (the key changed), so nothing here uses them again, and each holds
+    tens of MB. An environment of other requirements is kept."""
+    for old in sorted(ENV_ROOT.iterdir()):
+        info = old / INFO
+        if old == env or not info.is_file():
+            continue
+        try:
+            same = json.loads(info.read_text()).get("requirements") == requirements
+        except (OSError, ValueError):
+            continue
+        if same:
+            shutil.rmtree(old, ignore_errors=True)
+            (ENV_ROOT / f"{old.name}.lock").unlink(missing_ok=True)
+            print(f"removed the superseded isolated environment {_shown(old)} (same requirements, older lock or "
+                  "interpreter)", file=sys.stderr, flush=True)
 
 
 def _uv() -> str:

@@ -201,3 +201,19 @@ def test_a_dry_run_builds_no_environment_and_says_one_is_needed(tmp_path):
     assert f"broken runs in an isolated environment not built yet ({envs}/" in res.stdout, res.stdout
     assert "dry run: nothing was started" in res.stdout
     assert not envs.exists() or not [p for p in envs.iterdir() if p.is_dir()]
+
+
+def test_a_new_build_removes_the_environment_it_supersedes(tmp_path, monkeypatch, registry_reachable):
+    """After the lock changes, the environment of the same requirements is rebuilt under a new key; the old
+    one (tens of MB) would never be used again, so the build removes it. Other requirements' environments stay."""
+    monkeypatch.setattr(optenv, "ENV_ROOT", tmp_path)
+    stale, other = tmp_path / "0000000000000000", tmp_path / "1111111111111111"
+    for env_dir, reqs in ((stale, [BAYES]), (other, ["bayesian-optimization==3.3.0"])):
+        (env_dir / "bin").mkdir(parents=True)
+        (env_dir / optenv.INFO).write_text(json.dumps({"requirements": reqs}))
+    (tmp_path / f"{stale.name}.lock").write_text("")
+    built = optenv.ensure([BAYES], "bayes_opt")
+    assert (built / optenv.INFO).exists() and built.parent == tmp_path
+    assert not stale.exists() and not (tmp_path / f"{stale.name}.lock").exists()
+    assert (other / optenv.INFO).exists()
+    assert optenv.ensure([BAYES], "bayes_opt") == built  # reused, not removed by itself
