@@ -217,3 +217,21 @@ def test_a_new_build_removes_the_environment_it_supersedes(tmp_path, monkeypatch
     assert not stale.exists() and not (tmp_path / f"{stale.name}.lock").exists()
     assert (other / optenv.INFO).exists()
     assert optenv.ensure([BAYES], "bayes_opt") == built  # reused, not removed by itself
+
+
+def test_a_queue_worker_runs_an_isolated_optimizer_in_its_environment(tmp_path, bayes_env):
+    """`make worker` on a cell of an optimizer with its own requirements (the shipped bayes_opt): the worker
+    runs it in a child process of the isolated interpreter, and the run records the isolated version
+    (the old worker ran it in its own interpreter, which refused it)."""
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    queue = [sys.executable, "-m", "carps_like.queue", "--queue", url]
+    reg = subprocess.run([*queue, "register", "--study", "s", "--optimizer", "bayes_opt", "--task", "toy/bb",
+                          "--seeds", "1", "--n-trials", "6"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert reg.returncode == 0, reg.stdout + reg.stderr
+    res = subprocess.run([*queue, "worker"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    from analysis.gather import gather
+
+    g = gather([url])
+    assert list(g.runs["status"]) == ["complete"] and len(g.trials) == 6, res.stdout + res.stderr
+    assert json.loads(g.runs["versions"].iloc[0])["bayesian-optimization"] == "3.4.0"

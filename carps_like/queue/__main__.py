@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heartbeat-timeout", type=float, default=60.0, help="seconds before a silent worker's cell is reclaimed")
     p.add_argument("--max-cells", type=int, default=None)
     p.add_argument("--wait", action="store_true", help="keep polling for new cells instead of exiting when idle")
+    p = sub.add_parser("run-claim", help="(used by workers) run one claimed cell, read as JSON from stdin, in this "
+                                         "interpreter: an optimizer's isolated environment")
+    p.add_argument("--heartbeat-interval", type=float, default=5.0)
     for name in ("status", "retry-failed"):
         p = sub.add_parser(name)
         p.add_argument("--study", default=None)
@@ -140,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "workers", 1) < 1:
             raise UserError(f"--workers must be >= 1, got {args.workers}")
+        if args.command == "run-claim":
+            from .worker import run_claim_from_stdin
+
+            return run_claim_from_stdin(args.queue, args.heartbeat_interval)
         return {"register": cmd_register, "status": cmd_status, "worker": cmd_worker,
                 "retry-failed": cmd_retry_failed}[args.command](args)
     except UserError as exc:

@@ -11,10 +11,13 @@ is data, not code.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -81,8 +84,11 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratch: Path) -> str:
-    """Run one claimed cell; returns its final status (or 'lost' / 'error')."""
+def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratch: Path,
+            url: str | None = None) -> str:
+    """Run one claimed cell; returns its final status (or 'lost' / 'error'). A cell whose optimizer needs
+    an isolated environment (YAML `requirements`, carps_like.optenv) runs in a child process of that
+    environment's interpreter (`python -m carps_like.queue run-claim`), built here when missing."""
     from ..experiment import prepare_run
 
     beat = _Heartbeat(engine, claim, heartbeat_interval)
@@ -92,8 +98,10 @@ def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratc
             check_config(claim.optimizer_config, "optimizer_config")  # before anything is imported or built
             check_config(claim.task_config, "task_config")
             planned = not claim.optimizer_config.get("by_task_type")  # cells queued before plans held dispatchers
-            prepared = prepare_run(claim.optimizer_config, claim.task_config, claim.seed, claim.study,
-                                   label=claim.optimizer_id if planned else None)
+            python = _isolated_python(claim) if planned and url else None
+            if python is None:
+                prepared = prepare_run(claim.optimizer_config, claim.task_config, claim.seed, claim.study,
+                                       label=claim.optimizer_id if planned else None)
         except Exception as exc:  # noqa: BLE001 - an unrunnable or refused cell fails, the worker goes on
             refused = isinstance(exc, UntrustedTarget)
             if refused:
@@ -101,6 +109,8 @@ def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratc
             Q.finish(engine, claim, "failed", {"error": f"{type(exc).__name__}: {exc}",
                                                "stop_reason": "refused" if refused else "setup_error"})
             return "failed"
+        if python is not None:
+            return _run_isolated(engine, url, claim, heartbeat_interval, python)
         handle = QueueRunHandle(engine, claim, beat.lost)
         workdir = Path(tempfile.mkdtemp(prefix=f"cell{claim.cell_id}-", dir=scratch))  # the optimizer's own files
         try:
@@ -116,6 +126,45 @@ def run_one(engine: sa.Engine, claim: Q.Claim, heartbeat_interval: float, scratc
         return handle.finished_as or "lost"
     finally:
         beat.stop_event.set()
+
+
+def _isolated_python(claim: Q.Claim) -> str | None:
+    """The interpreter of the cell optimizer's isolated environment (built when missing), or None: it runs here."""
+    from ..optenv import is_current, python_for
+
+    python = python_for(claim.optimizer_config, claim.optimizer_id)
+    return python if python and not is_current(python) else None
+
+
+def _run_isolated(engine: sa.Engine, url: str, claim: Q.Claim, heartbeat_interval: float, python: str) -> str:
+    """Run the claimed cell in a child process of `python` (its own heartbeat and database connection);
+    a child that dies without finishing the cell fails it. A stopped worker kills the child first."""
+    cmd = [python, "-m", "carps_like.queue", "run-claim", "--queue", url, "--heartbeat-interval",
+           str(heartbeat_interval)]
+    proc = subprocess.run(cmd, input=json.dumps(dataclasses.asdict(claim)), stdout=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode == 0 and lines:
+        return lines[-1]
+    if Q.finish(engine, claim, "failed", {"error": f"the worker process of the isolated environment ({python}) exited "
+                                                   f"with status {proc.returncode}", "stop_reason": "setup_error"}):
+        return "failed"
+    return "lost"
+
+
+def run_claim_from_stdin(url: str, heartbeat_interval: float) -> int:
+    """`python -m carps_like.queue run-claim`: run the claim read from stdin (JSON) here; print its outcome."""
+    from .db import make_engine
+
+    claim = Q.Claim(**json.loads(sys.stdin.read()))
+    engine = make_engine(url)
+    scratch = Path(tempfile.mkdtemp(prefix="carps-like-worker-"))
+    try:
+        print(run_one(engine, claim, heartbeat_interval, scratch), flush=True)
+    finally:
+        engine.dispose()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
 
 
 def work(url: str, study: str | None = None, heartbeat_interval: float = 5.0,
@@ -153,7 +202,7 @@ def work(url: str, study: str | None = None, heartbeat_interval: float = 5.0,
             what = f"{claim.optimizer_id} on {claim.task_id} seed {claim.seed} (cell {claim.cell_id}, attempt {claim.attempt}" \
                    + (", reclaimed)" if claim.reclaimed else ")")
             say(f"running {what}")
-            outcome = run_one(engine, claim, heartbeat_interval, scratch)
+            outcome = run_one(engine, claim, heartbeat_interval, scratch, url)
             current.clear()
             done[outcome] = done.get(outcome, 0) + 1
             c = Q.counts(engine, claim.study, heartbeat_timeout).get(claim.study, {})
