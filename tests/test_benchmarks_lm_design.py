@@ -35,7 +35,7 @@ def test_refine_runs_follow_the_sobol_stage_with_their_seeds(refined):
     ids = [r["config_id"] for r in runs]
     assert ids[:8] == [f"c{i:04d}" for i in range(8)]  # the Sobol stage first
     assert sorted((r["config_id"], r["seed"]) for r in runs[8:]) == [(f"r{i:04d}", s) for i in range(3) for s in (0, 1)]
-    refine = manifest["refine"]
+    [refine] = manifest["refine"]  # one round
     assert manifest["n_runs"] == manifest["n_runs_planned"] == 8 + 3 * 2
     assert refine["fitted_on"]["n_runs"] == 8 and refine["n_seeds"] == 2 and refine["model"] == sg.DEFAULT_MODEL
     by_id = {r["config_id"]: r["hparams"] for r in runs}
@@ -47,7 +47,7 @@ def test_refine_configurations_are_the_best_predicted_of_the_pool(refined, tmp_p
     sobol_only = tmp_path / "runs-smoke.jsonl"
     sobol_only.write_text("".join(line + "\n" for line in out.read_text().splitlines()[:8]))
     again = choose(sobol_only, "smoke", **{k: REFINE[k] for k in ("n_configs", "pool", "candidates")})
-    assert again["configs"] == manifest["refine"]["configs"]  # deterministic: the same data, the same choice
+    assert again["configs"] == manifest["refine"][0]["configs"]  # deterministic: the same data, the same choice
     fitted = sg.fit(sg.load_dataset(sobol_only))
     pool = [to_hparams("smoke", p) for p in sobol_points("smoke", REFINE["pool"], 1)]
     predicted = fitted.predict_curves(pool)[:, -1]
@@ -67,9 +67,38 @@ def test_resume_reuses_the_stored_choice_and_reruns_only_what_is_missing(refined
     again = sweep(copy, "smoke", refine=REFINE, **SMALL)
     runs = read_runs(copy)
     assert len(runs) == len(lines) and [r["config_id"] for r in runs[:-1]] == [json.loads(x)["config_id"] for x in lines[:-1]]
-    assert again["refine"]["configs"] == stored["refine"]["configs"]  # not chosen again on the new data
-    with pytest.raises(ValueError, match="refine stage was chosen with"):
+    assert again["refine"][0]["configs"] == stored["refine"][0]["configs"]  # not chosen again on the new data
+    with pytest.raises(ValueError, match="refine round 0 was chosen with"):
         sweep(copy, "smoke", refine={**REFINE, "n_configs": 4}, **SMALL)
+
+
+def test_a_second_round_is_chosen_on_every_run_so_far_and_numbered_on(refined, tmp_path):
+    out, manifest = refined
+    copy = tmp_path / out.name
+    copy.write_text(out.read_text())
+    manifest_path(copy).write_text(manifest_path(out).read_text())
+    again = sweep(copy, "smoke", refine={**REFINE, "rounds": 2}, **SMALL)
+    first, second = again["refine"]
+    assert first == manifest["refine"][0]  # round 0 kept as chosen
+    assert second["round"] == 1 and second["fitted_on"]["n_runs"] == 8 + 3 * 2  # fitted on round 0's runs too
+    assert second["pool_sobol_seed"] == first["pool_sobol_seed"] + 1  # another pool
+    assert [cid for cid, _ in second["configs"]] == ["r0003", "r0004", "r0005"]
+    runs = read_runs(copy)
+    assert again["n_runs"] == again["n_runs_planned"] == len(runs) == 8 + 2 * 3 * 2
+    assert sorted((r["config_id"], r["seed"]) for r in runs[14:]) == [(f"r{i:04d}", s) for i in (3, 4, 5) for s in (0, 1)]
+    assert sweep(copy, "smoke", refine={**REFINE, "rounds": 2}, **SMALL)["refine"] == again["refine"]  # resumes: nothing new
+    with pytest.raises(ValueError, match="holds 2 refine rounds, more than the 1 asked for"):
+        sweep(copy, "smoke", refine=REFINE, **SMALL)
+
+
+def test_a_manifest_written_before_rounds_existed_reads_as_round_0(refined, tmp_path):
+    out, manifest = refined
+    copy = tmp_path / out.name
+    copy.write_text(out.read_text())
+    old = {**manifest, "refine": {k: v for k, v in manifest["refine"][0].items() if k != "round"}}
+    manifest_path(copy).write_text(json.dumps(old))
+    again = sweep(copy, "smoke", refine=REFINE, **SMALL)
+    assert again["n_runs"] == manifest["n_runs"] and again["refine"] == [{"round": 0, **old["refine"]}]
 
 
 @pytest.mark.parametrize("refine", ["-1", "129"])

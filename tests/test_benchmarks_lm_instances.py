@@ -73,24 +73,49 @@ def test_instance_dataset_matches_its_manifest_plan_and_slice(name, datasets):
     assert manifest["n_runs"] == len(runs) == d.n_runs and d.sha256 == manifest["runs_sha256"]
     assert manifest["n_diverged"] == sum(r["diverged"] for r in runs)
     planned = dict(sobol(name, manifest["n_configs"], manifest["sobol_seed"]))
-    refine = manifest["refine"]  # the refine stage, chosen from the Sobol stage's runs (benchmarks.lm.design)
-    assert (len(refine["configs"]), refine["n_seeds"]) == (prof["plan"]["refine"], REFINE_PLAN["n_seeds"])
-    n_sobol = refine["fitted_on"]["n_runs"]
-    assert sha256(b"".join(line + b"\n" for line in path.read_bytes().splitlines()[:n_sobol])) == \
-        refine["fitted_on"]["runs_sha256"]  # chosen from the runs before it, which are the whole Sobol stage
-    assert {r["config_id"] for r in runs[:n_sobol]} == set(planned)
-    planned.update(dict(refine["configs"]))
-    assert {r["config_id"] for r in runs} == set(planned)  # the whole plan, nothing else
-    assert len(runs) == n_sobol + len(refine["configs"]) * refine["n_seeds"]
+    rounds = manifest["refine"]  # the refine stage's rounds, each chosen from the runs before it (benchmarks.lm.design)
+    assert len(rounds) == prof["plan"]["refine_rounds"]
+    lines = path.read_bytes().splitlines()
+    n_before = len(planned) + manifest["seeds_subset"] * (manifest["n_seeds"] - 1)  # the Sobol stage's runs
+    for i, chosen in enumerate(rounds):
+        assert chosen["round"] == i and chosen["n_seeds"] == REFINE_PLAN["n_seeds"]
+        assert [cid for cid, _ in chosen["configs"]] == [f"r{j:04d}" for j in range(i * 32, (i + 1) * 32)]
+        n_fitted = chosen["fitted_on"]["n_runs"]
+        assert n_fitted == n_before  # chosen from every run before it, which are the stages before it, whole
+        assert sha256(b"".join(line + b"\n" for line in lines[:n_fitted])) == chosen["fitted_on"]["runs_sha256"]
+        assert {r["config_id"] for r in runs[:n_fitted]} == set(planned)
+        planned.update(dict(chosen["configs"]))
+        n_before += len(chosen["configs"]) * chosen["n_seeds"]
+    assert {r["config_id"] for r in runs} == set(planned) and len(runs) == n_before  # the whole plan, nothing else
     for r in runs:
         assert (r["instance"], r["corpus_slice"], r["profile"]) == (name, prof["slice"], name)
         assert r["corpus_sha256"] == SLICES[prof["slice"]][2] and r["tokens"] == prof["tokens"]
         assert all(r["hparams"][k] == v for k, v in planned[r["config_id"]].items())
     shipped = fitted_kernel.load(d)
     assert shipped is not None, f"{fitted_kernel.path_for(path).name} is stale: run make lm-surrogate"
-    # runs diverged here, so the final loss has its own kernel (surrogate version 3), shipped with the shared one
+    # runs diverged here, so the final loss has its own kernel (surrogate version 3+), shipped with the shared one
     assert any(k.startswith(sg.FINAL_KERNEL) for k in shipped) and any(":" not in k for k in shipped)
     assert sg.fit(d).model.hyperparameters_from == "shipped"
+
+
+def test_the_final_loss_gp_fits_the_log_of_the_final_loss(datasets, tmp_path):
+    """Surrogate version 4: the final-loss GP is trained on ln(final loss) of the converged configurations
+    (standardized) and predicts through exp; the shipped kernel files say so, and a file written for another
+    version is not used (the search runs instead)."""
+    d = datasets["help-s16"]
+    model = sg.fit(d).model
+    log_final = np.log(d.curves[d.diverged_share == 0, -1])
+    assert np.allclose(model.gps[sg.FINAL_KERNEL].y_train_, (log_final - log_final.mean()) / (log_final.std() + 1e-9))
+    assert sg.surrogate_version("gp", d) == sg.SURROGATE_VERSION == "4"
+    for name, dataset in datasets.items():
+        assert json.loads(fitted_kernel.path_for(dataset.path).read_text())["surrogate_version"] == "4", name
+    copy = tmp_path / d.path.name
+    copy.write_bytes(d.path.read_bytes())
+    record = json.loads(fitted_kernel.path_for(d.path).read_text())
+    fitted_kernel.path_for(copy).write_text(json.dumps({**record, "surrogate_version": "3"}))
+    assert fitted_kernel.load(sg.load_dataset(copy)) is None
+    fitted_kernel.path_for(copy).write_text(json.dumps(record))
+    assert fitted_kernel.load(sg.load_dataset(copy)) == record["kernel_params"]
 
 
 def test_instances_differ_in_data(datasets):

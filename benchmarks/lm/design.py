@@ -12,6 +12,13 @@ of them by farthest-point selection in the unit cube, starting from the best pre
 over the predicted-good region rather than n near-copies of one point). Ids r0000, r0001, ... in
 the order picked.
 
+Rounds: a stage may be run again once its runs are in (``REFINE_PLAN["rounds"]``): round i fits the
+surrogate on every run so far (the Sobol stage and rounds 0 .. i-1), draws its pool with seed
+sobol_seed + 1 + i (other points than the earlier rounds'), and numbers its configurations on from the
+last round's (round 1 of 32-configuration rounds: r0032 ... r0063). Why: after round 0 the surrogate
+knows the good region better, so round 1 samples where the refined belief puts the optimum, and the
+best decile of the data rests on more configurations (issue 22 item 2).
+
 Chosen once: the choice depends on the data the surrogate was fitted on, so it is stored in the
 manifest (``refine``: the configurations, and the runs count and sha256 they were chosen from) and
 reused when the sweep resumes; the surrogate is never refitted mid-stage. Fitting is deterministic
@@ -27,8 +34,9 @@ import numpy as np
 
 #: configuration ids of the refine stage start with this (the Sobol stage's with "c")
 ID_PREFIX = "r"
-#: the refine stage of every tinylm instance: 32 configurations x 2 seeds (64 runs, ~40 CPU-minutes for all 8)
-REFINE_PLAN = {"n_configs": 32, "n_seeds": 2, "pool": 4096, "candidates": 128}
+#: the refine stage of every tinylm instance: rounds of 32 configurations x 2 seeds (64 runs; round 0 took 94
+#: CPU-minutes for all 8 instances)
+REFINE_PLAN = {"n_configs": 32, "n_seeds": 2, "pool": 4096, "candidates": 128, "rounds": 2}
 
 
 def farthest_points(points: np.ndarray, k: int) -> list[int]:
@@ -43,8 +51,8 @@ def farthest_points(points: np.ndarray, k: int) -> list[int]:
 
 
 def choose(runs_path: Path, profile: str, n_configs: int, pool: int, candidates: int,
-           sobol_seed: int = 0) -> dict[str, Any]:
-    """The refine configurations of a dataset (module docstring), as the manifest's `refine` record."""
+           sobol_seed: int = 0, round_index: int = 0, first_id: int = 0) -> dict[str, Any]:
+    """The refine configurations of one round (module docstring), as a record of the manifest's `refine` list."""
     from . import surrogate as sg
     from .sweep import sobol_points, to_hparams
 
@@ -52,14 +60,16 @@ def choose(runs_path: Path, profile: str, n_configs: int, pool: int, candidates:
         raise ValueError(f"refine needs 1 <= n_configs <= candidates <= pool (got {n_configs}, {candidates}, {pool})")
     dataset = sg.load_dataset(runs_path)
     fitted = sg.fit(dataset, sg.DEFAULT_MODEL)
-    points = sobol_points(profile, pool, sobol_seed + 1)
+    pool_seed = sobol_seed + 1 + round_index
+    points = sobol_points(profile, pool, pool_seed)
     hparams = [to_hparams(profile, p) for p in points]
     predicted = fitted.predict_curves(hparams)[:, -1]
     best = np.argsort(predicted, kind="stable")[:candidates]
     picked = best[farthest_points(points[best], n_configs)]
-    return {"model": sg.DEFAULT_MODEL, "fitted_on": {"n_runs": dataset.n_runs, "runs_sha256": dataset.sha256},
-            "n_configs": n_configs, "pool": pool, "pool_sobol_seed": sobol_seed + 1, "candidates": candidates,
+    return {"round": round_index, "model": sg.DEFAULT_MODEL,
+            "surrogate_version": sg.surrogate_version(sg.DEFAULT_MODEL, dataset), "fitted_on": {"n_runs": dataset.n_runs, "runs_sha256": dataset.sha256},
+            "n_configs": n_configs, "pool": pool, "pool_sobol_seed": pool_seed, "candidates": candidates,
             "predicted_final_loss": {"best_of_pool": float(predicted.min()),
                                      "worst_chosen": float(predicted[picked].max()),
                                      "pool_median": float(np.median(predicted))},
-            "configs": [[f"{ID_PREFIX}{i:04d}", hparams[j]] for i, j in enumerate(picked)]}
+            "configs": [[f"{ID_PREFIX}{first_id + i:04d}", hparams[j]] for i, j in enumerate(picked)]}

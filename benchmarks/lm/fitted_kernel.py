@@ -11,8 +11,10 @@ does the second step. The log marginal likelihood compared below is the sum over
 
 The surrogate is the same either way: `GaussianProcessIncrements` always finishes with the fixed
 fit, from the searched values or from this file, so both paths give bit-identical predictions
-when the values agree. The file is used only when its sha256 is the dataset's: a regenerated or
-edited dataset falls back to the search (and `make lm-surrogate` writes a new file).
+when the values agree. The file is used only when its sha256 is the dataset's and its
+`surrogate_version` the one the dataset's gp has now (a file without it was written for version 1):
+a regenerated or edited dataset, or another model version, falls back to the search (and `make
+lm-surrogate` writes a new file).
 `tests/test_benchmarks_lm_surrogate.py` checks that the search here finds no more likely values than
 the shipped ones (LML_RTOL: the search's end point moves with the CPU, so bits are not compared),
 and `make lm-surrogate` rewrites only missing or stale files.
@@ -61,8 +63,12 @@ def load(dataset) -> dict[str, Any] | None:
     path = path_for(dataset.path)
     if not path.exists():
         return None
+    from .surrogate import surrogate_version
+
     record = json.loads(path.read_text())
     if record.get("format") != FORMAT or record.get("dataset_sha256") != dataset.sha256:
+        return None
+    if record.get("surrogate_version", "1") != surrogate_version("gp", dataset):  # fitted for another model
         return None
     return record["kernel_params"]
 
@@ -81,8 +87,10 @@ def write(dataset) -> Path:
     import sklearn
 
     params, lml = search(dataset)
+    from .surrogate import surrogate_version
+
     record = {"format": FORMAT, "dataset": dataset.path.name, "dataset_sha256": dataset.sha256, "model": "gp",
-              "kernel_params": params, "log_marginal_likelihood": lml,
+              "surrogate_version": surrogate_version("gp", dataset), "kernel_params": params, "log_marginal_likelihood": lml,
               "fitted_with": {"scikit-learn": sklearn.__version__, "numpy": np.__version__}}
     path = path_for(dataset.path)
     tmp = path.with_name(path.name + ".tmp")
@@ -105,7 +113,8 @@ def stale_reason(dataset) -> str | None:
     None when it is current."""
     shipped = load(dataset)
     if shipped is None:
-        return f"{path_for(dataset.path).name} is missing or belongs to other data (sha256 differs)"
+        return (f"{path_for(dataset.path).name} is missing or belongs to other data (sha256 differs) or another "
+                "surrogate version")
     found, found_lml = search(dataset)
     if set(found) != set(shipped):
         return f"hyperparameters: shipped {sorted(shipped)}, the search has {sorted(found)}"

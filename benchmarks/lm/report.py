@@ -478,9 +478,12 @@ def _stages(dataset: sg.Dataset) -> str:
     refine = dataset.manifest.get("refine")
     if not refine:
         return ""
+    rounds = [refine] if isinstance(refine, dict) else refine  # one record: written before rounds existed
     n = int(dataset.from_refine.sum())
-    return (f" ({dataset.n_configs - n} Sobol, {n} refine: chosen where the {refine['model']} surrogate fitted on "
-            f"the first {refine['fitted_on']['n_runs']} runs predicted the best losses, {refine['n_seeds']} seeds each)")
+    fitted = " and ".join(str(r["fitted_on"]["n_runs"]) for r in rounds)
+    return (f" ({dataset.n_configs - n} Sobol, {n} refine in {len(rounds)} round{'s' * (len(rounds) > 1)}: chosen "
+            f"where the {rounds[0]['model']} surrogate fitted on the first {fitted} runs predicted the best losses, "
+            f"{rounds[0]['n_seeds']} seeds each)")
 
 
 def seed_agreement(dataset: sg.Dataset, counts: Sequence[int]) -> list[dict[str, Any]]:

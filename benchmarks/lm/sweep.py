@@ -36,7 +36,7 @@ slice x model-size band x token budget, named <slice>-<band><log2 tokens>:
     warmup, beta2, weight_decay, schedule as above
 
 --instance sets the profile, the dataset file benchmarks/lm/data/runs-<instance>.jsonl and the plan
-(INSTANCE_PLAN: n_configs, seeds_subset, n_seeds, refine); each run trains on the instance's slice (its own
+(INSTANCE_PLAN: n_configs, seeds_subset, n_seeds, refine, refine_rounds); each run trains on the instance's slice (its own
 train/validation split) and its record adds `instance` and `corpus_slice` (its corpus_sha256 is the
 slice's). Every instance uses Sobol seed 0, so configuration cNNNN has the same coordinates in every
 instance (the same hyperparameters where the bands agree): the slices and budgets can be compared
@@ -52,8 +52,10 @@ Runs: every configuration with seed 0, then seeds 1 .. n_seeds-1 for the first s
 configurations (ordered by seed, then configuration, so an interrupted sweep has covered as
 many configurations as possible). Then, with --refine K (every instance's plan: 32), the refine
 stage (benchmarks.lm.design): once every Sobol run is in the file, K configurations r0000 ... where
-the surrogate fitted on those runs predicts the best losses, each with seeds 0 and 1; the choice is
-stored in the manifest (`refine`) and reused when the sweep resumes. Each finished run is appended to --out as one JSON line
+the surrogate fitted on those runs predicts the best losses, each with seeds 0 and 1; with
+--refine-rounds R (the instances' plan: 2) once those are in, K more (r0032 ...) chosen by the
+surrogate fitted on every run so far, and so on. Each round's choice is stored in the manifest
+(`refine`, a list of rounds) and reused when the sweep resumes. Each finished run is appended to --out as one JSON line
 (the trainer's record plus config_id and profile) and flushed. Resuming: a run whose key
 (config_id, seed, tokens) is already in the file is skipped, so rerunning the same command
 continues an interrupted sweep; a truncated last line (a write cut off) is removed first, and
@@ -121,8 +123,9 @@ SIZE_BANDS: dict[str, tuple[list[int], tuple[int, int]]] = {"s": ([32, 64, 96], 
 INSTANCE_SLICES = ("help", "asyncio")
 INSTANCE_TOKENS = {16: 2**16, 17: 2**17}
 #: the plan every instance was swept with: seed 0 for each of 128 Sobol configurations, seed 1 for the first 8 (136
-#: runs), then the refine stage (benchmarks.lm.design.REFINE_PLAN): 32 configurations x 2 seeds (200 runs in all)
-INSTANCE_PLAN = {"n_configs": 128, "seeds_subset": 8, "n_seeds": 2, "refine": 32}
+#: runs), then the refine stage (benchmarks.lm.design.REFINE_PLAN): 2 rounds of 32 configurations x 2 seeds (264 runs
+#: in all)
+INSTANCE_PLAN = {"n_configs": 128, "seeds_subset": 8, "n_seeds": 2, "refine": 32, "refine_rounds": 2}
 
 
 def _instance(slice_name: str, band: str, log2_tokens: int) -> dict[str, Any]:
@@ -327,26 +330,30 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = read_runs(out)
     _check_stored(out, runs, configs)
-    stored_refine = _stored_refine(out, refine)
-    if stored_refine:  # chosen by an earlier call: planned from the start, so the counts below are whole
-        plan["refine"] = stored_refine
-        planned += _refine_runs(stored_refine, tokens)
-        plan["n_runs_planned"] = len(planned)
-        _check_stored(out, runs, stored_refine["configs"])
+    rounds = _stored_refine(out, refine)  # chosen by earlier calls: planned from the start, so counts are whole
+    for chosen in rounds:
+        planned += _refine_runs(chosen, tokens)
+        _check_stored(out, runs, chosen["configs"])
+    if rounds:
+        plan["refine"], plan["n_runs_planned"] = rounds, len(planned)
     t0, deadline = time.monotonic(), None if max_minutes is None else time.monotonic() + 60 * max_minutes
     args = (None if device == "auto" else device, checkpoints, val_tokens, profile)
     failed = _execute(out, runs, plan, planned, args, jobs, deadline, progress)
-    if refine and not stored_refine and not failed and {run_key(r) for r in planned} <= {run_key(r) for r in runs}:
+    while (refine and len(rounds) < refine.get("rounds", 1) and not failed
+           and {run_key(r) for r in planned} <= {run_key(r) for r in runs}):
         from .design import choose
 
         if progress:
-            print(f"{out}: Sobol stage done; choosing {refine['n_configs']} refine configurations from "
-                  f"{refine['pool']} predicted ones", file=sys.stderr, flush=True)
-        plan["refine"] = {**choose(out, profile, refine["n_configs"], refine["pool"], refine["candidates"],
-                                   sobol_seed), "n_seeds": refine["n_seeds"]}
-        planned += _refine_runs(plan["refine"], tokens)
-        plan["n_runs_planned"] = len(planned)
-        _execute(out, runs, plan, planned, args, jobs, deadline, progress)
+            print(f"{out}: {'Sobol stage' if not rounds else f'refine round {len(rounds) - 1}'} done; choosing "
+                  f"{refine['n_configs']} refine configurations (round {len(rounds)}) from {refine['pool']} "
+                  "predicted ones", file=sys.stderr, flush=True)
+        chosen = {**choose(out, profile, refine["n_configs"], refine["pool"], refine["candidates"], sobol_seed,
+                           round_index=len(rounds), first_id=sum(len(r["configs"]) for r in rounds)),
+                  "n_seeds": refine["n_seeds"]}
+        rounds.append(chosen)
+        planned += _refine_runs(chosen, tokens)
+        plan["refine"], plan["n_runs_planned"] = rounds, len(planned)
+        failed = _execute(out, runs, plan, planned, args, jobs, deadline, progress)
     if progress:
         print(f"{out}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     return write_manifest(out, runs, plan)
@@ -360,16 +367,22 @@ def _check_stored(out: Path, runs: list[dict], configs: Iterable) -> None:
                              "the file was made with another profile, range or Sobol seed: use another --out")
 
 
-def _stored_refine(out: Path, refine: dict[str, int] | None) -> dict | None:
-    """The refine stage an earlier call chose (manifest), checked against the one asked for now."""
+def _stored_refine(out: Path, refine: dict[str, int] | None) -> list[dict]:
+    """The refine rounds earlier calls chose (manifest; a single record, as written before rounds existed, is
+    round 0), each checked against the stage asked for now."""
     path = manifest_path(out)
     stored = json.loads(path.read_text()).get("refine") if path.exists() else None
-    if stored and refine is not None:
+    rounds = [{"round": 0, **stored}] if isinstance(stored, dict) else list(stored or [])
+    if rounds and refine is not None:
         asked = {k: refine[k] for k in ("n_configs", "n_seeds", "pool", "candidates")}
-        had = {k: stored.get(k) for k in asked}
-        if asked != had:
-            raise ValueError(f"{out}: its refine stage was chosen with {had}, not {asked}; use another --out")
-    return stored
+        for i, chosen in enumerate(rounds):
+            had = {k: chosen.get(k) for k in asked}
+            if asked != had:
+                raise ValueError(f"{out}: its refine round {i} was chosen with {had}, not {asked}; use another --out")
+        if len(rounds) > refine.get("rounds", 1):
+            raise ValueError(f"{out}: it holds {len(rounds)} refine rounds, more than the {refine.get('rounds', 1)} "
+                             "asked for; use another --out")
+    return rounds
 
 
 def _refine_runs(refine: dict[str, Any], tokens: int) -> list[dict]:
@@ -467,6 +480,9 @@ def main(argv: Iterable[str] | None = None) -> int:
                              "runs predicts the best losses, each run with 2 seeds (benchmarks.lm.design; default: "
                              "the instance's plan, else 0 = none; a stage already chosen, in the manifest, is "
                              "kept and completed)")
+    parser.add_argument("--refine-rounds", type=int, default=None,
+                        help="rounds of the refine stage, each chosen by the surrogate fitted on every run before it "
+                             "(default: the instance's plan, else 1)")
     parser.add_argument("--dry-run", action="store_true", help="print the planned configurations and exit")
     a = parser.parse_args(list(argv) if argv is not None else None)
     from .design import REFINE_PLAN
@@ -479,10 +495,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     if a.refine is not None and not 0 <= a.refine <= REFINE_PLAN["candidates"]:
         parser.error(f"--refine must be 0 (no refine stage) to {REFINE_PLAN['candidates']} configurations, "
                      f"got {a.refine}")
+    if a.refine_rounds is not None and a.refine_rounds < 1:
+        parser.error(f"--refine-rounds must be 1 or more, got {a.refine_rounds}")
     if a.out is None and not a.dry_run:
         parser.error("--out is required without --instance")
     for key, value in plan.items():
-        if key != "refine" and getattr(a, key) is None:
+        if not key.startswith("refine") and getattr(a, key) is None:
             setattr(a, key, value)
     if a.dry_run:
         configs = sample_configs(a.profile, a.n_configs, a.sobol_seed)
@@ -490,9 +508,12 @@ def main(argv: Iterable[str] | None = None) -> int:
             print(cid, json.dumps(hp))
         print(f"{len(plan_runs(configs, a.n_seeds, a.seeds_subset, a.tokens or 0))} runs planned")
         return 0
-    n_refine = a.refine if a.refine is not None else INSTANCES.get(a.profile, {}).get("plan", {}).get("refine", 0)
+    instance_plan = INSTANCES.get(a.profile, {}).get("plan", {})
+    n_refine = a.refine if a.refine is not None else instance_plan.get("refine", 0)
+    rounds = a.refine_rounds or instance_plan.get("refine_rounds", 1)
     sweep(a.out, a.profile, a.n_configs, a.seeds_subset, a.n_seeds, a.tokens, a.device, a.jobs, a.checkpoints,
-          a.val_tokens, a.sobol_seed, a.max_minutes, refine={**REFINE_PLAN, "n_configs": n_refine} if n_refine else None)
+          a.val_tokens, a.sobol_seed, a.max_minutes,
+          refine={**REFINE_PLAN, "n_configs": n_refine, "rounds": rounds} if n_refine else None)
     return 0
 
 
