@@ -94,6 +94,41 @@ def test_an_interrupted_compare_leaves_a_partial_report(tmp_path):
     assert "PARTIAL RESULT (interrupted)" in (tmp_path / "compare" / "README.md").read_text()
 
 
+def _study_pid(compare_pid: int) -> int | None:
+    """The `carps_like.study` child of the compare process (Linux /proc), or None while there is none."""
+    children = Path(f"/proc/{compare_pid}/task/{compare_pid}/children")
+    for pid in (children.read_text().split() if children.exists() else []):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"carps_like.study" in cmdline:
+            return int(pid)
+    return None
+
+
+def test_a_study_stopped_by_a_signal_of_its_own_gives_an_interrupted_report(tmp_path):
+    """A scheduler or a user may stop the study process alone (SIGTERM to it, not to compare): compare
+    reads the study's exit status, writes the partial report marked interrupted and exits with that status
+    (it used to report the unfinished runs as failures and exit 1). The same path catches a Ctrl-C whose
+    KeyboardInterrupt compare itself did not see in time."""
+    env = _repo(tmp_path)
+    with open(tmp_path / "out.txt", "w") as stdout, open(tmp_path / "err.txt", "w") as stderr:
+        proc = subprocess.Popen(_compare("--types", "bb", "--seeds", "2"), cwd=tmp_path, env=env, stdout=stdout,
+                                stderr=stderr, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300  # a guard against a hung start, not a timing assertion
+        while _finished(tmp_path) < 1 or _study_pid(proc.pid) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "err.txt").read_text()
+            time.sleep(0.2)
+        os.kill(_study_pid(proc.pid), signal.SIGTERM)
+        code = proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = (tmp_path / "err.txt").read_text()
+    assert code == 143, err[-3000:]
+    assert "[compare] interrupted: partial report of" in err and "FAILED" not in err, err[-3000:]
+    assert "PARTIAL RESULT (interrupted)" in (tmp_path / "compare" / "README.md").read_text()
+
+
 def test_bad_compare_settings_in_the_yaml_are_refused(tmp_path):
     env = _repo(tmp_path, "compare: {seeds: 2, max_minuets: 5}\n")
     res = subprocess.run(_compare(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

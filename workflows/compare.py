@@ -30,7 +30,7 @@ the baselines' runs of the same pairs, and says so in its title, first line and 
 Exit status: 0 fine (also when the time budget left runs out: the report says what it covers);
 1 the conformance suite failed, a run failed, or did not finish without a time budget to explain
 it, or a --fail-if-worse-than baseline is significantly better; 2 bad input or a refused
-comparison; 130 interrupted (a partial report is written first).
+comparison; 130 interrupted (143: its study was stopped by SIGTERM; a partial report is written first).
 """
 from __future__ import annotations
 
@@ -55,6 +55,10 @@ from carps_like.study import EXIT_TIME_BUDGET
 
 from . import baselines as B
 from .subsets import budget_groups
+
+#: the study's exit status when SIGINT (Ctrl-C) or SIGTERM stopped it (128 + signal number): the comparison
+#: was interrupted, whether or not this process saw the signal itself
+STUDY_INTERRUPTED = (130, 143)
 
 
 class Refused(Exception):
@@ -353,10 +357,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run_rc = run_optimizer(study_args, left, progress_report, args.report_every)
             except KeyboardInterrupt:
+                run_rc = STUDY_INTERRUPTED[0]
+            if run_rc in STUDY_INTERRUPTED:  # Ctrl-C here, or a signal that stopped the study alone
                 outcome = report("interrupted", full=False)
                 print(f"[compare] interrupted: partial report of {outcome.finished} of {outcome.planned} runs in "
                       f"{out / 'README.md'}; run the same command again to go on", file=sys.stderr)
-                return 130
+                return run_rc
             if run_rc == EXIT_TIME_BUDGET:
                 run_rc, because = 0, f"the time budget of {max_minutes:g} min ran out"
         outcome = report(because)
