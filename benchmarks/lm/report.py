@@ -37,8 +37,9 @@ subsets (selected, like the model's, by the observed target). Computed by simula
               configuration's pool holds the residuals of the NOISE_NEIGHBOURS (16) multi-seed
               configurations whose mean is nearest its observed target (``local_pools``): the noise may
               depend on where in the landscape a configuration lies (on the tinylm instances the rms
-              seed residual was 0.011-0.047 nats among the refine stage's good configurations and
-              0.025-0.16 among the Sobol ones, larger on 7 of 8); with 16 or fewer multi-seed configurations (runs-cpu-v1),
+              seed residual is 0.013-0.057 nats among the refine stage's good configurations and
+              0.025-0.16 among the Sobol ones, larger on 6 of 8; both refine rounds, 2026-12-07); with 16
+              or fewer multi-seed configurations (runs-cpu-v1),
               one pool for all.
               Resampling the measured residuals keeps their heavy tail (a seed that lands far off),
               which a normal model with the pooled variance would spread over every configuration.
