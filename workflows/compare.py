@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,14 +52,14 @@ from analysis.gather import write_gathered
 from analysis.subsets import CONFIG, ROOT, TYPES, load_config
 from carps_like import registry
 from carps_like.errors import UserError
-from carps_like.study import EXIT_TIME_BUDGET
+from carps_like.study import EXIT_TIME_BUDGET, STOP_SIGNALS
 
 from . import baselines as B
 from .subsets import budget_groups
 
-#: the study's exit status when SIGINT (Ctrl-C) or SIGTERM stopped it (128 + signal number): the comparison
-#: was interrupted, whether or not this process saw the signal itself
-STUDY_INTERRUPTED = (130, 143)
+#: the study's exit statuses when a stop signal (Ctrl-C, SIGTERM, SIGHUP) stopped it (128 + the signal): the
+#: comparison was interrupted, whether or not this process saw the signal itself
+STUDY_INTERRUPTED = tuple(128 + int(s) for s in STOP_SIGNALS)
 
 
 class Refused(Exception):
@@ -357,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run_rc = run_optimizer(study_args, left, progress_report, args.report_every)
             except KeyboardInterrupt:
-                run_rc = STUDY_INTERRUPTED[0]
+                run_rc = 128 + int(signal.SIGINT)
             if run_rc in STUDY_INTERRUPTED:  # Ctrl-C here, or a signal that stopped the study alone
                 outcome = report("interrupted", full=False)
                 print(f"[compare] interrupted: partial report of {outcome.finished} of {outcome.planned} runs in "

@@ -39,6 +39,13 @@ ID_PREFIX = "r"
 REFINE_PLAN = {"n_configs": 32, "n_seeds": 2, "pool": 4096, "candidates": 128, "rounds": 2}
 
 
+def rounds_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The refine rounds a dataset manifest records, oldest first (a single record, written before rounds
+    existed, is round 0; none: [])."""
+    stored = manifest.get("refine")
+    return [{"round": 0, **stored}] if isinstance(stored, dict) else list(stored or [])
+
+
 def farthest_points(points: np.ndarray, k: int) -> list[int]:
     """Indices of k rows chosen greedily: row 0 first, then each time the row farthest from those chosen."""
     chosen = [0]

@@ -60,11 +60,11 @@ def kernel_params(kernel) -> dict[str, Any]:
 def load(dataset) -> dict[str, Any] | None:
     """The shipped hyperparameters of `dataset` (a surrogate.Dataset), or None when there is no file
     or it belongs to other data."""
+    from .surrogate import surrogate_version
+
     path = path_for(dataset.path)
     if not path.exists():
         return None
-    from .surrogate import surrogate_version
-
     record = json.loads(path.read_text())
     if record.get("format") != FORMAT or record.get("dataset_sha256") != dataset.sha256:
         return None
@@ -86,9 +86,9 @@ def write(dataset) -> Path:
     """Search and write the file next to the dataset (atomically)."""
     import sklearn
 
-    params, lml = search(dataset)
     from .surrogate import surrogate_version
 
+    params, lml = search(dataset)
     record = {"format": FORMAT, "dataset": dataset.path.name, "dataset_sha256": dataset.sha256, "model": "gp",
               "surrogate_version": surrogate_version("gp", dataset), "kernel_params": params, "log_marginal_likelihood": lml,
               "fitted_with": {"scikit-learn": sklearn.__version__, "numpy": np.__version__}}

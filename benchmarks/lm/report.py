@@ -476,10 +476,11 @@ def render(dataset: sg.Dataset, results: list[dict[str, Any]], noise: dict[str, 
 
 def _stages(dataset: sg.Dataset) -> str:
     """How many configurations come from the refine stage (benchmarks.lm.design), when there is one."""
-    refine = dataset.manifest.get("refine")
-    if not refine:
+    from .design import rounds_of
+
+    rounds = rounds_of(dataset.manifest)
+    if not rounds:
         return ""
-    rounds = [refine] if isinstance(refine, dict) else refine  # one record: written before rounds existed
     n = int(dataset.from_refine.sum())
     fitted = " and ".join(str(r["fitted_on"]["n_runs"]) for r in rounds)
     return (f" ({dataset.n_configs - n} Sobol, {n} refine in {len(rounds)} round{'s' * (len(rounds) > 1)}: chosen "

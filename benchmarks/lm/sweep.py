@@ -370,9 +370,10 @@ def _check_stored(out: Path, runs: list[dict], configs: Iterable) -> None:
 def _stored_refine(out: Path, refine: dict[str, int] | None) -> list[dict]:
     """The refine rounds earlier calls chose (manifest; a single record, as written before rounds existed, is
     round 0), each checked against the stage asked for now."""
+    from .design import rounds_of
+
     path = manifest_path(out)
-    stored = json.loads(path.read_text()).get("refine") if path.exists() else None
-    rounds = [{"round": 0, **stored}] if isinstance(stored, dict) else list(stored or [])
+    rounds = rounds_of(json.loads(path.read_text())) if path.exists() else []
     if rounds and refine is not None:
         asked = {k: refine[k] for k in ("n_configs", "n_seeds", "pool", "candidates")}
         for i, chosen in enumerate(rounds):
