@@ -107,10 +107,10 @@ export: $(STAMP)  ## runs in IOHprofiler or COCO format into export/<FORMAT>/: m
 lint: $(STAMP)  ## ruff over the repository (rules in pyproject.toml [tool.ruff]); `make test` runs it first
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) lint  ## lint, then the fast test suite (TEST_JOBS=auto: one worker per core)
+test: $(STAMP) lint  ## lint, then the fast test suite (TEST_JOBS=auto: one worker per core; the 20 slowest listed)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-tex.sh
-	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" --durations=20 tests
 
 test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip without a GPU)
 	$(PY) -m pytest -q -n $(TEST_JOBS) tests

@@ -43,9 +43,11 @@ instance (the same hyperparameters where the bands agree): the slices and budget
 pairwise. Why these ranges (issue 22 item 3; the cpu profile's runs never diverged, high learning rates
 plateaued and the best runs sat on the lowest batch size): lr up to 1 reaches divergence with Adam
 and clipping (a pilot, d 64 x 2 at 2^16 tokens: lr 0.3 ends on the unigram plateau, lr 1 diverges);
-seq_len 64 and batch from 1 sequence put the lowest batch (64 tokens) below the optimum (the same
-pilot: 1-2 sequences of 64 bytes about equal, 4 and 8 worse; at seq_len 128 one sequence, the
-smallest batch possible, was still the best). Smaller models and 2^16-2^17 tokens kept 8 instances x
+seq_len 64 and batch from 1 sequence halve the lowest batch to 64 tokens (the same pilot: 1-2
+sequences of 64 bytes about equal, 4 and 8 worse; at seq_len 128 one sequence, the smallest batch
+possible, was still the best). It did not make the batch optimum interior: the batch profile
+(benchmarks.lm.batch_profile, docs/tasks.md) finds one or two sequences best at sequence lengths 64, 32
+and 16 alike, so at these budgets the lower bound stays where the optimum is. Smaller models and 2^16-2^17 tokens kept 8 instances x
 136 runs within an hour of one CPU core (56.5 CPU-minutes of training, 2026-12-06).
 
 Runs: every configuration with seed 0, then seeds 1 .. n_seeds-1 for the first seeds_subset
@@ -329,16 +331,16 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
 
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = read_runs(out)
-    _check_stored(out, runs, configs)
+    check_stored(out, runs, configs)
     rounds = _stored_refine(out, refine)  # chosen by earlier calls: planned from the start, so counts are whole
     for chosen in rounds:
         planned += _refine_runs(chosen, tokens)
-        _check_stored(out, runs, chosen["configs"])
+        check_stored(out, runs, chosen["configs"])
     if rounds:
         plan["refine"], plan["n_runs_planned"] = rounds, len(planned)
     t0, deadline = time.monotonic(), None if max_minutes is None else time.monotonic() + 60 * max_minutes
     args = (None if device == "auto" else device, checkpoints, val_tokens, profile)
-    failed = _execute(out, runs, plan, planned, args, jobs, deadline, progress)
+    failed = execute_runs(out, runs, plan, planned, args, jobs, deadline, progress)
     while (refine and len(rounds) < refine.get("rounds", 1) and not failed
            and {run_key(r) for r in planned} <= {run_key(r) for r in runs}):
         from .design import choose
@@ -353,13 +355,14 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
         rounds.append(chosen)
         planned += _refine_runs(chosen, tokens)
         plan["refine"], plan["n_runs_planned"] = rounds, len(planned)
-        failed = _execute(out, runs, plan, planned, args, jobs, deadline, progress)
+        failed = execute_runs(out, runs, plan, planned, args, jobs, deadline, progress)
     if progress:
         print(f"{out}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     return write_manifest(out, runs, plan)
 
 
-def _check_stored(out: Path, runs: list[dict], configs: Iterable) -> None:
+def check_stored(out: Path, runs: list[dict], configs: Iterable) -> None:
+    """Refuse a file in which a planned configuration id holds other hyperparameters (another plan made it)."""
     stored = {r["config_id"]: r["hparams"] for r in runs}
     for cid, hp in configs:
         if cid in stored and any(stored[cid][k] != v for k, v in hp.items()):
@@ -390,7 +393,7 @@ def _refine_runs(refine: dict[str, Any], tokens: int) -> list[dict]:
     return plan_runs([tuple(c) for c in refine["configs"]], refine["n_seeds"], len(refine["configs"]), tokens)
 
 
-def _execute(out: Path, runs: list[dict], plan: dict[str, Any], planned: list[dict], args: tuple, jobs: int,
+def execute_runs(out: Path, runs: list[dict], plan: dict[str, Any], planned: list[dict], args: tuple, jobs: int,
              deadline: float | None, progress: bool) -> list[dict]:
     """Run the planned runs not in `runs` yet (appending each to `out`, rewriting the manifest); the failed ones."""
     done_keys = {run_key(r) for r in runs}
