@@ -111,3 +111,26 @@ def test_an_impossible_refine_size_is_refused_with_the_accepted_range(refine, ca
         capsys.readouterr().err
     with pytest.raises(ValueError, match="1 <= n_configs <= candidates <= pool"):
         choose(Path("unused.jsonl"), "smoke", n_configs=int(refine), pool=64, candidates=8)
+
+
+def test_a_sweep_loads_its_refine_model_before_the_first_run(tmp_path, monkeypatch):
+    """The refine rounds of one sweep use the surrogate code it started with: loaded before any run, an edit of
+    the model during the hour of training cannot split the rounds across versions (it did once, 2026-12-07)."""
+    import sys
+
+    from benchmarks.lm import sweep as sw
+
+    import benchmarks.lm
+
+    for name in ("design", "surrogate", "fitted_kernel"):  # as in a fresh process: not imported yet
+        monkeypatch.delitem(sys.modules, f"benchmarks.lm.{name}", raising=False)
+        monkeypatch.delattr(benchmarks.lm, name, raising=False)
+    loaded = []
+
+    def no_runs(*args, **kwargs):
+        loaded.append({name for name in ("benchmarks.lm.design", "benchmarks.lm.surrogate") if name in sys.modules})
+        return []
+
+    monkeypatch.setattr(sw, "execute_runs", no_runs)
+    sw.sweep(tmp_path / "runs.jsonl", "smoke", refine=REFINE, **SMALL)
+    assert loaded == [{"benchmarks.lm.design", "benchmarks.lm.surrogate"}]

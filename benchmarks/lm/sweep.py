@@ -329,6 +329,9 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
             "n_seeds": n_seeds, "seeds_subset": seeds_subset, "sobol_seed": sobol_seed,
             "n_runs_planned": len(planned), "device_requested": device}
 
+    if refine:  # the refine stage's model, loaded before the first run: editing it while the sweep trains (an
+        # hour or more) cannot make later rounds use another surrogate version than the sweep started with
+        from . import design, fitted_kernel, surrogate  # noqa: F401
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = read_runs(out)
     check_stored(out, runs, configs)
