@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -202,7 +203,13 @@ def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch
     assert [p.name for p in report.default_datasets()] == ["runs-a.jsonl", "runs-b.jsonl"]
     args = ["--models", "et", "--splits", "3"] + (["--markdown"] if markdown else [])
     assert report.main(args) == 0  # default: every runs-*.jsonl
-    default_out = capsys.readouterr().out
+    default_out, progress = capsys.readouterr()
+    # progress on stderr, per model as it finishes, and from the second dataset on an estimate of what is left
+    lines = progress.splitlines()
+    assert lines[0].startswith("[lm-report] 1/2 runs-a.jsonl: cross-validating et (0 s so far)")
+    assert re.fullmatch(r"\[lm-report\]   et done in \d+ s", lines[1])
+    assert re.fullmatch(r"\[lm-report\] 2/2 runs-b.jsonl: cross-validating et \(\d+ s so far, about \d+ s left\)",
+                        lines[2]) and lines[-1].startswith("[lm-report] done in ")
     assert report.main(args + ["--dataset", str(tmp_path / "runs-b.jsonl"), "--dataset",
                                str(tmp_path / "runs-a.jsonl")]) == 0
     out = capsys.readouterr().out

@@ -100,7 +100,7 @@ import datetime as dt
 import math
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -340,8 +340,10 @@ def lmscaling_optimum_check() -> dict[str, Any]:
     return {"n_tasks": len(errors), "max_abs_error": max(errors.values()), "errors": errors}
 
 
-def evaluate_models(dataset: sg.Dataset, models: Iterable[str], n_splits: int = 5) -> list[dict[str, Any]]:
-    """Held-out metrics of each model (surrogate.cross_validate), plus the fidelity by quantile."""
+def evaluate_models(dataset: sg.Dataset, models: Iterable[str], n_splits: int = 5,
+                    progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Held-out metrics of each model (surrogate.cross_validate), plus the fidelity by quantile; `progress` is
+    told each model's time as it finishes (a slow model takes minutes per dataset)."""
     results = []
     for name in models:
         t0 = time.perf_counter()
@@ -349,7 +351,13 @@ def evaluate_models(dataset: sg.Dataset, models: Iterable[str], n_splits: int = 
         cv["seconds"] = time.perf_counter() - t0
         cv["quantiles"] = quantile_fidelity(dataset, cv["predictions"])
         results.append(cv)
+        if progress is not None:
+            progress(f"{name} done in {_duration(cv['seconds'])}")
     return results
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def sobol_stage(dataset: sg.Dataset) -> np.ndarray:
@@ -569,12 +577,18 @@ def main(argv: Iterable[str] | None = None) -> int:
         parser.error(f"no such dataset: {', '.join(missing) or sg.DATA_DIR / 'runs-*.jsonl'}")
     sections = []
     started = time.perf_counter()
-    for i, path in enumerate(paths, 1):  # progress on stderr: the tables on stdout stay clean
-        print(f"[lm-report] {i}/{len(paths)} {Path(path).name}: cross-validating {len(models)} models "
-              f"({time.perf_counter() - started:.0f} s so far)", file=sys.stderr, flush=True)
+    def progress(line: str) -> None:  # on stderr: the tables on stdout stay clean
+        print(f"[lm-report] {line}", file=sys.stderr, flush=True)
+
+    for i, path in enumerate(paths, 1):
+        elapsed = time.perf_counter() - started
+        left = f", about {_duration(elapsed / (i - 1) * (len(paths) - i + 1))} left" if i > 1 else ""
+        progress(f"{i}/{len(paths)} {Path(path).name}: cross-validating {', '.join(models)} "
+                 f"({_duration(elapsed)} so far{left})")
         dataset = sg.load_dataset(path)
-        sections.append((dataset, evaluate_models(dataset, models, a.splits), noise_ceiling(dataset),
-                         sobol_stage_fidelity(dataset, a.splits)))
+        sections.append((dataset, evaluate_models(dataset, models, a.splits, lambda m: progress(f"  {m}")),
+                         noise_ceiling(dataset), sobol_stage_fidelity(dataset, a.splits)))
+    progress(f"done in {_duration(time.perf_counter() - started)}")
     parts = [render_summary(sections, a.markdown)]
     parts += [render(d, results, seed_noise(d), None, a.markdown, ceiling) for d, results, ceiling, _ in sections]
     parts.append("\n".join(render_check(lmscaling_optimum_check(), a.markdown)))
