@@ -110,10 +110,10 @@ lint: $(STAMP)  ## ruff over the repository (rules in pyproject.toml [tool.ruff]
 test: $(STAMP) lint  ## lint, then the fast test suite (TEST_JOBS=auto: one worker per core; the 20 slowest listed)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-tex.sh
-	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not gpu" --durations=20 tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist worksteal -m "not slow and not gpu" --durations=20 tests
 
 test-all: $(STAMP)  ## run every test, slow ones included (GPU tests skip without a GPU)
-	$(PY) -m pytest -q -n $(TEST_JOBS) tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist worksteal tests
 
 check-optimizer: $(STAMP)  ## conformance suite for one optimizer: make check-optimizer OPT=optuna (a name or a YAML path)
 	$(PY) -m carps_like.optenv conformance '$(OPT)' -q -p no:cacheprovider
