@@ -47,8 +47,9 @@ seq_len 64 and batch from 1 sequence halve the lowest batch to 64 tokens (the sa
 sequences of 64 bytes about equal, 4 and 8 worse; at seq_len 128 one sequence, the smallest batch
 possible, was still the best). It did not make the batch optimum interior: the batch profile
 (benchmarks.lm.batch_profile, docs/tasks.md) finds one or two sequences best at sequence lengths 64, 32
-and 16 alike, so at these budgets the lower bound stays where the optimum is. Smaller models and 2^16-2^17 tokens kept 8 instances x
-136 runs within an hour of one CPU core (56.5 CPU-minutes of training, 2026-12-06).
+and 16 alike, so at these budgets the lower bound stays where the optimum is. Smaller models and
+2^16-2^17 tokens kept 8 instances x 136 runs within an hour of one CPU core (56.5 CPU-minutes of
+training, 2026-12-06).
 
 Runs: every configuration with seed 0, then seeds 1 .. n_seeds-1 for the first seeds_subset
 configurations (ordered by seed, then configuration, so an interrupted sweep has covered as
