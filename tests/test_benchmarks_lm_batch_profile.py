@@ -61,6 +61,11 @@ def test_the_summary_takes_each_cell_at_its_own_best_learning_rate():
     assert text.endswith("seed sd 0.0283): 16, 32 tokens per batch")
     interior = bp.render(bp.summary(runs[:8] + [_record(64, 256, 1e-3, 0, 2.4)]))
     assert "best 128 tokens per batch (2 sequences), interior" in interior
+    # an interior best the seeds cannot tell from the smallest batch is not called an interior optimum alone
+    unresolved = bp.render(bp.summary(runs[:4] + [_record(64, 128, 1e-3, 0, 2.2), _record(64, 256, 1e-3, 0, 2.4)]))
+    assert ("best 128 tokens per batch (2 sequences), interior, but not told apart from the smallest batch tried "
+            "(64 tokens); within the seeds' noise of it (2 sd of a difference, seed sd 0.0283): 64, 128 tokens per "
+            "batch") in unresolved
     lower = bp.render(bp.summary([_record(16, 16, 1e-3, 0, 1.8), _record(16, 32, 1e-3, 0, 1.9)]))
     assert lower.endswith("best 16 tokens per batch (1 sequence), at the lower bound (one sequence); "
                           "no seed noise measured (one seed)")

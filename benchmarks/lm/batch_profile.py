@@ -114,19 +114,21 @@ def render(rows: Sequence[dict[str, Any]]) -> str:
     for tokens, seq in dict.fromkeys((r["tokens"], r["seq_len"]) for r in rows):
         cells = [r for r in rows if (r["tokens"], r["seq_len"]) == (tokens, seq)]
         best = min(cells, key=lambda r: r["loss"])
+        sd = seed_noise_sd([r for r in rows if r["tokens"] == tokens])
+        near = [r for r in cells if r["loss"] - best["loss"]
+                <= 2 * sd * math.sqrt(1 / len(best["losses"]) + 1 / len(r["losses"]))]  # none when sd is NaN
         where = ("at the lower bound (one sequence)" if best["batch_size"] == 1 else
-                 "at the upper end" if best is cells[-1] else "interior")
+                 "at the upper end" if best is cells[-1] else
+                 f"interior, but not told apart from the smallest batch tried ({cells[0]['tokens_per_batch']} "
+                 "tokens)" if cells[0] in near else "interior")
         n = best["batch_size"]
         line = (f"{tokens} tokens, seq_len {seq}: best {best['tokens_per_batch']} tokens per batch ({n} "
                 f"sequence{'' if n == 1 else 's'}), {where}")
-        sd = seed_noise_sd([r for r in rows if r["tokens"] == tokens])
         if len(cells) > 1 and math.isnan(sd):
             line += "; no seed noise measured (one seed)"
         elif len(cells) > 1:
-            near = [r["tokens_per_batch"] for r in cells if r["loss"] - best["loss"]
-                    <= 2 * sd * math.sqrt(1 / len(best["losses"]) + 1 / len(r["losses"]))]
             line += (f"; within the seeds' noise of it (2 sd of a difference, seed sd {sd:.4f}): "
-                     f"{', '.join(map(str, near))} tokens per batch")
+                     f"{', '.join(str(r['tokens_per_batch']) for r in near)} tokens per batch")
         lines.append(line)
     return "\n".join(lines)
 
