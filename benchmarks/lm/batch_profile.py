@@ -37,6 +37,7 @@ DEFAULT_SEQ_LENS = (64, 32, 16)
 DEFAULT_TOKENS_PER_BATCH = (16, 32, 64, 128, 256)
 DEFAULT_LR_FACTORS = (0.5, 1.0, 2.0, 4.0)
 DEFAULT_SEEDS = (0, 1)
+CHECKPOINTS = 7  # validation checkpoints per run, as in the instances' sweep
 
 
 def profile_path(instance: str) -> Path:
@@ -152,13 +153,13 @@ def run_profile(out: Path, instance: str, seq_lens: Sequence[int], tokens_per_ba
     prof = sw.INSTANCES[instance]
     meta = {"profile": instance, "instance": instance, "slice": prof["slice"], "band": prof["band"],
             "kind": "batch profile", "base_config_id": base_id, "grids": grids,
-            "tokens": sorted({g["tokens"] for g in grids}), "checkpoints": 7, "val_tokens": prof["val_tokens"],
+            "tokens": sorted({g["tokens"] for g in grids}), "checkpoints": CHECKPOINTS, "val_tokens": prof["val_tokens"],
             "device_requested": "cpu"}
     runs = sw.read_runs(out)
     sw.check_stored(out, runs, [(r["config_id"], r["hparams"]) for r in planned])
-    failed = sw.execute_runs(out, runs, meta, planned, ("cpu", 7, prof["val_tokens"], instance), jobs, None, True)
-    sw.write_manifest(out, runs, meta)
-    return failed
+    # execute_runs rewrites the manifest before the first run and after each one
+    return sw.execute_runs(out, runs, meta, planned, ("cpu", CHECKPOINTS, prof["val_tokens"], instance), jobs, None,
+                           True)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

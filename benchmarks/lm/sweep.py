@@ -332,7 +332,7 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
 
     if refine:  # the refine stage's model, loaded before the first run: editing it while the sweep trains (an
         # hour or more) cannot make later rounds use another surrogate version than the sweep started with
-        from . import design, fitted_kernel, surrogate  # noqa: F401
+        from . import design, fitted_kernel, surrogate  # noqa: F401 (fitted_kernel, surrogate: loaded, used by design)
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = read_runs(out)
     check_stored(out, runs, configs)
@@ -347,13 +347,11 @@ def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subs
     failed = execute_runs(out, runs, plan, planned, args, jobs, deadline, progress)
     while (refine and len(rounds) < refine.get("rounds", 1) and not failed
            and {run_key(r) for r in planned} <= {run_key(r) for r in runs}):
-        from .design import choose
-
         if progress:
             print(f"{out}: {'Sobol stage' if not rounds else f'refine round {len(rounds) - 1}'} done; choosing "
                   f"{refine['n_configs']} refine configurations (round {len(rounds)}) from {refine['pool']} "
                   "predicted ones", file=sys.stderr, flush=True)
-        chosen = {**choose(out, profile, refine["n_configs"], refine["pool"], refine["candidates"], sobol_seed,
+        chosen = {**design.choose(out, profile, refine["n_configs"], refine["pool"], refine["candidates"], sobol_seed,
                            round_index=len(rounds), first_id=sum(len(r["configs"]) for r in rounds)),
                   "n_seeds": refine["n_seeds"]}
         rounds.append(chosen)
