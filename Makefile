@@ -80,7 +80,7 @@ report: $(STAMP)  ## analyse runs into REPORT/index.html + README.md (REPORT=rep
 tables: $(STAMP)  ## LaTeX (booktabs) tables + macros into TABLES/ (=tables), compiled with pdflatex (else structurally checked): make tables RUNS=runs
 	$(PY) -m analysis.tables $(RUNS) --out '$(TABLES)' --data '$(REPORT)/data' $(if $(TASKSET),--taskset '$(TASKSET)') $(ARGS)
 
-subsets: $(STAMP)  ## representative dev/test task subsets per type from the shipped full-set results (configs/subsets.yaml)
+subsets: $(STAMP)  ## representative dev/test task subsets per type from the shipped full-set results; keeps the current ones unless ARGS=--refresh (configs/subsets.yaml)
 	$(PY) -m analysis.subsets select $(ARGS)
 
 subset-data: $(STAMP)  ## run the reference optimizers over every task (hours; resumable) and collect analysis/data/<version>.parquet

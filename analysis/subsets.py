@@ -1,8 +1,11 @@
 """Representative task subsets: full-set data -> embedding -> star-discrepancy selection -> tasksets.
 
-    python -m analysis.subsets select     # shipped data -> configs/taskset/subset_<type>{,_dev,_test}.yaml
+    python -m analysis.subsets select              # shipped data -> configs/taskset/subset_<type>{,_dev,_test}.yaml
+    python -m analysis.subsets select --refresh    # adopt a fresh search instead of keeping the current subsets
 
-Everything is driven by configs/subsets.yaml. `select` reads only the shipped Parquet file, so
+Everything is driven by configs/subsets.yaml. `select` keeps the current subsets while they are valid
+(their baselines stay usable) and reports a fresh search beside them. It reads only the shipped Parquet
+file and the current subset files, so
 `make subsets` regenerates the shipped subset files byte for byte (the search is deterministic
 for a seed and an evaluation budget). `select` prints, and writes into each subset header, the
 tasks the embedding excluded (with the reason) or averaged over fewer seeds (NaN seed scores),
@@ -163,6 +166,10 @@ class Selection:
     gap_test: float
     random_median: float
     nan_seeds: dict[str, str] = field(default_factory=dict)
+    fresh_dev_discrepancy: float = float("nan")    # what the search found on this data
+    fresh_test_discrepancy: float = float("nan")
+    searched: bool = True                          # False: kept subsets, not the search's
+    not_kept: str = ""                             # why the current subsets could not stay (asked to keep them)
 
 
 def embedding_notes(sel: Selection) -> list[str]:
@@ -177,8 +184,39 @@ def embedding_notes(sel: Selection) -> list[str]:
     return notes
 
 
-def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = None) -> Selection:
+def shipped_subsets(task_type: str, directory: Path | None = None) -> tuple[list[str], list[str]] | None:
+    """The dev and test tasks of the current subset files (None: there are none yet)."""
+    directory = directory or ROOT / "configs" / "taskset"
+    paths = [directory / f"subset_{task_type}_{which}.yaml" for which in ("dev", "test")]
+    if not all(p.exists() for p in paths):
+        return None
+    dev, test = (list(yaml.safe_load(p.read_text())["tasks"]) for p in paths)
+    return dev, test
+
+
+def why_not_kept(current: tuple[list[str], list[str]] | None, k: int, candidates: list[str]) -> str | None:
+    """Why the current subsets cannot stay (None: they can): missing, another k, overlapping halves,
+    or a task that is no longer a candidate (removed, or the embedding excluded it)."""
+    if current is None:
+        return "no subset files yet"
+    dev, test = current
+    if len(dev) != k or len(test) != k:
+        return f"they hold {len(dev)} / {len(test)} tasks, k is {k}"
+    if set(dev) & set(test):
+        return f"dev and test share {sorted(set(dev) & set(test))}"
+    gone = sorted(set(dev + test) - set(candidates))
+    return f"no longer candidates: {', '.join(gone)}" if gone else None
+
+
+def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = None,
+                current: tuple[list[str], list[str]] | None = None, keep: bool = False) -> Selection:
+    """Search dev and test subsets; with `keep`, keep `current` (the shipped ones) where they are still
+    valid (else `not_kept` says why) and report the fresh search next to them: subsets and their baselines change only on purpose
+    (`--refresh`), not whenever tasks are added (the search has many near-equal optima, so a
+    re-search after adding 3 % more tasks swapped most of the 140 dev and test tasks for gains of
+    0.01-0.04 in discrepancy)."""
     from .embedding import embed
+    from .star_discrepancy import star_discrepancy_value
     from .subset_search import select_dev_test, select_dev_then_test
 
     modes = {"joint": select_dev_test, "sequential": select_dev_then_test}
@@ -193,16 +231,23 @@ def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = 
     if len(emb.task_ids) < 2 * k:
         raise ValueError(f"{task_type}: {len(emb.task_ids)} embedded tasks cannot give two disjoint subsets of {k}")
     res = modes[mode](emb.points, k, seed=int(cfg["search_seed"]), budget=int(cfg["search_budget"]))
-    dev = sorted(emb.task_ids[i] for i in res.dev.indices)
-    test = sorted(emb.task_ids[i] for i in res.test.indices)
-    return Selection(task_type, k, dev, test, float(res.dev.discrepancy), float(res.test.discrepancy),
+    fresh = (sorted(emb.task_ids[i] for i in res.dev.indices), sorted(emb.task_ids[i] for i in res.test.indices))
+    not_kept = why_not_kept(current, k, emb.task_ids) if keep else None
+    dev, test = fresh if not_kept or not keep else (sorted(current[0]), sorted(current[1]))
+    row = {t: i for i, t in enumerate(emb.task_ids)}
+
+    def discrepancy(tasks: list[str]) -> float:
+        return float(star_discrepancy_value(emb.points[[row[t] for t in tasks]]))
+
+    return Selection(task_type, k, dev, test, discrepancy(dev), discrepancy(test),
                      # compared with the embedded tasks: an excluded task (a reference optimizer lacks runs
                      # there) has partial ranks and could never be in a subset
                      ranking_agreement(final, task_type, dev, emb.task_ids),
                      ranking_agreement(final, task_type, test, emb.task_ids),
                      len(emb.task_ids), emb.excluded, int(res.evaluations),
                      rank_gap(final, task_type, dev, emb.task_ids), rank_gap(final, task_type, test, emb.task_ids),
-                     random_subset_discrepancy(emb.points, k, int(cfg["search_seed"])), emb.nan_seeds)
+                     random_subset_discrepancy(emb.points, k, int(cfg["search_seed"])), emb.nan_seeds,
+                     float(res.dev.discrepancy), float(res.test.discrepancy), (dev, test) == fresh, not_kept or "")
 
 
 def _k_list(text: str) -> list[int]:
@@ -221,8 +266,18 @@ def markdown_row(cfg: dict, sel: Selection) -> str:
     """One row of the subset table in docs/subsets.md."""
     refs = ", ".join(f"`{o}`" for o in cfg["types"][sel.task_type]["reference"])
     return (f"| {sel.task_type} | {refs} ({BEHAVIOUR.get(sel.task_type, '')}) | {sel.n_candidates} | {sel.k} | "
-            f"{sel.dev_discrepancy:.4f} / {sel.test_discrepancy:.4f} | {sel.random_median:.4f} | {sel.tau_dev:.2f} / "
+            f"{sel.dev_discrepancy:.4f} / {sel.test_discrepancy:.4f} | {sel.fresh_dev_discrepancy:.4f} / "
+            f"{sel.fresh_test_discrepancy:.4f} | {sel.random_median:.4f} | {sel.tau_dev:.2f} / "
             f"{sel.tau_test:.2f} | {sel.gap_dev:.3f} / {sel.gap_test:.3f} |")
+
+
+def search_text(cfg: dict, sel: Selection) -> str:
+    """How the subsets came about: this data's search, or kept with the search's figures beside them."""
+    search = f"{cfg.get('search_mode', 'joint')} search, seed {cfg['search_seed']}, {sel.evaluations} exact evaluations"
+    if sel.searched:
+        return search
+    return (f"kept subsets, exact on this data: a fresh {search} gives dev {sel.fresh_dev_discrepancy:.4f}, test "
+            f"{sel.fresh_test_discrepancy:.4f}; `make subsets ARGS=--refresh` adopts it, then `make baselines`")
 
 
 def _header(cfg: dict, sel: Selection, which: str) -> str:
@@ -235,9 +290,8 @@ def _header(cfg: dict, sel: Selection, which: str) -> str:
         f"{cfg['data_version']}.parquet; do not edit.",
         f"data version: {cfg['data_version']}; reference optimizers: {', '.join(spec['reference'])}; "
         f"k = {sel.k} of {sel.n_candidates} embedded tasks ({len(sel.excluded)} excluded: {excluded_why})",
-        f"star discrepancy: dev {sel.dev_discrepancy:.4f}, test {sel.test_discrepancy:.4f} "
-        f"({cfg.get('search_mode', 'joint')} search, seed {cfg['search_seed']}, {sel.evaluations} exact evaluations; median of 200 random {sel.k}-subsets "
-        f"{sel.random_median:.4f})",
+        f"star discrepancy: dev {sel.dev_discrepancy:.4f}, test {sel.test_discrepancy:.4f} ({search_text(cfg, sel)}; "
+        f"median of 200 random {sel.k}-subsets {sel.random_median:.4f})",
         f"Kendall tau of the reference optimizers' mean-rank order vs the full set: dev {sel.tau_dev:.3f}, test {sel.tau_test:.3f}; "
         f"largest mean-rank difference: dev {sel.gap_dev:.3f}, test {sel.gap_test:.3f}",
         *embedding_notes(sel),
@@ -264,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     p_sel.add_argument("--sweep-k", default=None, help="comma list of k: print discrepancy and tau per k, write nothing")
     p_sel.add_argument("--out-dir", type=Path, default=None, help="write the subset files here (default configs/taskset)")
     p_sel.add_argument("--markdown", action="store_true", help="also print the table rows of docs/subsets.md")
+    p_sel.add_argument("--refresh", action="store_true",
+                       help="adopt this data's search instead of keeping the current subsets (then `make baselines`)")
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("tasksets", "run", "collect"):
         print(f"error: `{argv[0]}` launches or gathers the full-set runs: python -m workflows.subsets {argv[0]} "
@@ -279,11 +335,18 @@ def main(argv: list[str] | None = None) -> int:
                 if t not in cfg["types"]:
                     raise ValueError(f"unknown task type {t!r}; accepted: {', '.join(cfg['types'])}")
                 for i, k in enumerate(_k_list(args.sweep_k) if args.sweep_k else [None]):
-                    sel = select_type(cfg, final, t, k)
+                    keep = not (args.sweep_k or args.refresh)  # the current files: configs/taskset, whatever --out-dir says
+                    sel = select_type(cfg, final, t, k, shipped_subsets(t) if keep else None, keep=keep)
+                    if sel.not_kept:
+                        print(f"  {t}: searched new subsets; the current ones cannot stay: {sel.not_kept}")
                     print(f"{t}: k={sel.k} of {sel.n_candidates}: discrepancy dev {sel.dev_discrepancy:.4f} test "
                           f"{sel.test_discrepancy:.4f} (random subsets {sel.random_median:.4f}); Kendall tau dev "
                           f"{sel.tau_dev:.3f} test {sel.tau_test:.3f}; rank gap dev {sel.gap_dev:.3f} test {sel.gap_test:.3f}",
                           flush=True)
+                    if not sel.searched:
+                        print(f"  {t}: kept the current subsets; a fresh search gives dev {sel.fresh_dev_discrepancy:.4f} "
+                              f"test {sel.fresh_test_discrepancy:.4f} (`--refresh` adopts it; the baselines then need "
+                              "`make baselines`)")
                     for note in embedding_notes(sel) if i == 0 else []:  # the embedding does not depend on k
                         print(f"  {t}: {note}")
                     pending = pending_tasks(cfg).get(t, []) if i == 0 else []

@@ -90,3 +90,47 @@ def test_subset_headers_record_the_method(t):
     spec = CFG["types"][t]
     assert f"data version: {CFG['data_version']}" in text and ", ".join(spec["reference"]) in text
     assert f"k = {spec['k']}" in text and "star discrepancy: dev" in text and "Kendall tau" in text
+
+
+@pytest.fixture(scope="module")
+def mo_final():
+    return load_full_set_results(CFG)
+
+
+def test_select_keeps_valid_current_subsets_and_reports_the_fresh_search(mo_final):
+    """Adding tasks must not silently swap the subsets (and void their baselines): the shipped ones
+    stay, their discrepancy is recomputed on this data, the fresh search's is given beside it."""
+    from analysis.subsets import select_type, shipped_subsets
+
+    shipped = shipped_subsets("mo")
+    kept = select_type(CFG, mo_final, "mo", current=shipped, keep=True)
+    assert (kept.dev, kept.test) == (sorted(shipped[0]), sorted(shipped[1])) and not kept.not_kept
+    fresh = select_type(CFG, mo_final, "mo")  # --refresh: the search's own subsets
+    assert fresh.searched and (fresh.dev, fresh.test) != (kept.dev, kept.test)
+    assert not kept.searched and (kept.fresh_dev_discrepancy, kept.fresh_test_discrepancy) == (
+        fresh.dev_discrepancy, fresh.test_discrepancy)
+    assert max(fresh.dev_discrepancy, fresh.test_discrepancy) <= max(kept.dev_discrepancy, kept.test_discrepancy)
+    # after a refresh, keeping is a fixed point: the next `make subsets` writes the same files
+    again = select_type(CFG, mo_final, "mo", current=(fresh.dev, fresh.test), keep=True)
+    assert again.searched and again == fresh
+    # current subsets that cannot stay are replaced, and `not_kept` says why
+    gone = select_type(CFG, mo_final, "mo", current=(shipped[0][:-1] + ["pymoo/no_such_task"], shipped[1]), keep=True)
+    assert "no_such_task" in gone.not_kept and (gone.dev, gone.test) == (fresh.dev, fresh.test)
+    assert "k is 15" in select_type(CFG, mo_final, "mo", current=(shipped[0][:-1], shipped[1]), keep=True).not_kept
+
+
+def test_baselines_follow_the_subsets_task_lists_not_their_headers(tmp_path, monkeypatch):
+    import shutil
+
+    for t in TYPES:
+        for which in ("dev", "test"):
+            shutil.copy(baselines.subset_file(t, which), tmp_path / baselines.subset_file(t, which).name)
+    monkeypatch.setattr(baselines, "TASKSET_DIR", tmp_path)
+    dev = tmp_path / "subset_mo_dev.yaml"
+    dev.write_text("# the figures of a regenerated header\n" + dev.read_text())
+    assert baselines.check(CFG) == []
+    test = tmp_path / "subset_mo_test.yaml"
+    tasks = yaml.safe_load(test.read_text())["tasks"]
+    test.write_text(yaml.safe_dump({"tasks": tasks[:-1] + ["pymoo/dtlz1_d10_m2"]}))
+    problems = baselines.check(CFG)
+    assert len(problems) == 1 and "mo subsets hold other tasks" in problems[0], problems

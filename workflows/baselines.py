@@ -50,10 +50,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _subset_digests(cfg: dict) -> dict[str, str]:
-    return {subset_file(t, w).name: _sha256(subset_file(t, w)) for t in cfg["types"] for w in ("dev", "test")}
-
-
 def baseline_dir(cfg: dict) -> Path:
     return BASELINE_DIR / cfg["data_version"]
 
@@ -91,8 +87,7 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
     `tasks` defaults to the subset files' dev + test tasks, `out` to baselines/<data_version>."""
     from analysis.gather import RUNS_TABLE, TRIALS_TABLE, Gathered, gather, write_gathered
 
-    from_files = tasks is None
-    tasks = subset_tasks(cfg) if from_files else tasks
+    tasks = subset_tasks(cfg) if tasks is None else tasks
     runs_root = ROOT / cfg["out"]
     g = gather([runs_root / cfg["data_version"]], runs_root / f".{cfg['data_version']}-gather", progress=True)
     prefix = str(runs_root.resolve()) + "/"
@@ -124,7 +119,6 @@ def collect(cfg: dict, tasks: dict[str, list[str]] | None = None, out: Path | No
                             for task, b in runs.groupby("task_id")["budget_n_trials"].first().items()},
         "library_versions": [json.loads(v) if v.startswith("{") else v for v in versions],
         "git_revisions": sorted({str(r) for r in runs["git_revision"].dropna()}),
-        "subset_files_sha256": _subset_digests(cfg) if from_files else {},
         "files_sha256": {name: _sha256(out / name) for name in (TRIALS_TABLE, RUNS_TABLE)},
         "regenerate": "make baselines  (python -m workflows.baselines run && python -m workflows.baselines collect)",
     }
@@ -143,10 +137,12 @@ def check(cfg: dict) -> list[str]:
     for name, digest in manifest["files_sha256"].items():
         if _sha256(out / name) != digest:
             problems.append(f"{name} does not match its manifest sha256")
-    current = _subset_digests(cfg)
-    stale = sorted(n for n in current if manifest["subset_files_sha256"].get(n) != current[n])
+    # the task lists decide, not the files' bytes: `make subsets` rewrites the headers' figures
+    # whenever the full-set data grows, and a dev/test split of the same tasks needs no new runs
+    current = subset_tasks(cfg)
+    stale = sorted(t for t, ids in current.items() if sorted(manifest["tasks"].get(t, [])) != sorted(ids))
     if stale:
-        problems.append(f"subset files changed since the baselines were collected ({', '.join(stale)}): run `make baselines`")
+        problems.append(f"the {', '.join(stale)} subsets hold other tasks than the baselines were run on: run `make baselines`")
     if manifest["seeds"] != int(cfg["baseline_seeds"]):
         problems.append(f"baselines have {manifest['seeds']} seeds, configs/subsets.yaml asks for {cfg['baseline_seeds']}")
     return problems
