@@ -84,6 +84,8 @@ def merge_by_task(shipped: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataF
     only part of a task's runs replaces all of its shipped rows)."""
     if shipped is None or shipped.empty:
         return fresh
+    if fresh.empty:  # a concat with it would turn all-NaN float columns into object ones
+        return shipped
     kept = shipped[~shipped["task_id"].isin(set(fresh["task_id"]))]
     return pd.concat([kept, fresh], ignore_index=True)
 

@@ -50,12 +50,42 @@ def test_collect_in_passes_keeps_tasks_not_rerun(runs, tmp_path):
     assert len(first) == 2 * len(REF) * 2 and first["score"].notna().all()
     manifest = json.loads(data.with_suffix(".json").read_text())
     assert manifest["runs"] == 12 and manifest["tasks_per_type"] == {"bb": 2}
-    # a second pass whose run directory holds only one task keeps the other task's rows
+    # a second pass whose run directory holds only one task, rescored on request, keeps the other task's rows
     second_runs = tmp_path / "second"
     make_runs(second_runs, study="test-v0", plan={"bb": (REF, ["toy/bb"])})
-    merged = pd.read_parquet(collect(_cfg(second_runs), out=data))
+    merged = pd.read_parquet(collect(_cfg(second_runs), out=data, rescore=["toy/*"]))
     pd.testing.assert_frame_equal(merged, first)  # same seeds, same runs: the same rows back
     assert json.loads(data.with_suffix(".json").read_text())["last_collect"]["rows_kept_from_previous_file"] == 6
+
+
+def test_collect_does_not_rescore_shipped_tasks_from_other_runs_unless_asked(runs, tmp_path, capsys):
+    """A run directory with other runs of a task already in the file (another CPU, older code) must
+    not silently change its shipped scores: only tasks the file lacks come in, unless --rescore."""
+    from carps_like import registry
+    from carps_like.experiment import run_cell
+
+    from analysis_runs import task_config
+
+    data = tmp_path / "test-v0.parquet"
+    first = pd.read_parquet(collect(_cfg(runs), out=data))
+    other = tmp_path / "other"
+    for opt in REF:
+        for seed in (1, 2):  # shorter runs of a shipped task: other final costs
+            run_cell(registry.get_optimizer_config(opt), task_config("bbob/f1_d2_i1", n_trials=3), seed, out=other,
+                     study="test-v0")
+    make_runs(other, study="test-v0", plan={"bb": (REF, ["bbob/f2_d2_i1"])})  # a task the file lacks
+    kept = pd.read_parquet(collect(_cfg(other), out=data))
+    assert "1 tasks with runs here are already in test-v0.parquet" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(kept[kept["task_id"] != "bbob/f2_d2_i1"].reset_index(drop=True), first)
+    assert (kept["task_id"] == "bbob/f2_d2_i1").sum() == len(REF) * 2
+    assert json.loads(data.with_suffix(".json").read_text())["last_collect"]["tasks_with_runs_here_kept_as_they_were"] == 1
+    rescored = pd.read_parquet(collect(_cfg(other), out=data, rescore=["bbob/f1_*"])).set_index(["task_id", "optimizer_id", "seed"])
+    old = first.set_index(["task_id", "optimizer_id", "seed"]).loc["bbob/f1_d2_i1"]
+    assert not rescored.loc["bbob/f1_d2_i1", "final_cost"].equals(old["final_cost"])
+    # nothing new and nothing to rescore: the file stays as it is
+    again = pd.read_parquet(collect(_cfg(other), out=data, rescore=[]))
+    pd.testing.assert_frame_equal(again, rescored.reset_index()[again.columns].sort_values(
+        ["task_type", "task_id", "optimizer_id", "seed"]).reset_index(drop=True))
 
 
 def test_baselines_are_relative_complete_and_gatherable(runs, tmp_path):

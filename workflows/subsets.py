@@ -73,20 +73,33 @@ def run_full_set(cfg: dict, types: list[str], jobs: int | None, dry_run: bool = 
     return run_reference(cfg, {t: sets[t] for t in types}, str(cfg["seeds"]), jobs, dry_run)
 
 
-def collect(cfg: dict, out: Path | None = None) -> Path:
+def collect(cfg: dict, out: Path | None = None, rescore: list[str] | None = None) -> Path:
     """Gather the full-set runs and keep one row per run: its final normalized score and raw final
     values (zstd Parquet, a few hundred kB), plus a manifest with counts and the sha256.
 
-    Tasks without runs in the run directory keep their rows from the existing file of the same
-    data version (`merge_by_task`), so the full set can be generated in several passes."""
+    Only tasks the existing file of the same data version lacks are added from the run directory;
+    its other tasks keep their rows (`merge_by_task`), so the full set can be generated in several
+    passes. A task already in the file is rescored from the run directory only when it matches a
+    `rescore` pattern (fnmatch): a run directory on another machine may hold other runs of it
+    (another CPU, an older code version), which would otherwise silently change shipped scores."""
+    import fnmatch
+
     from analysis.anytime import compute
-    from analysis.gather import gather
+    from analysis.gather import Gathered, gather
 
     runs_dir = ROOT / cfg["out"] / cfg["data_version"]
     g = full_set_runs(cfg, gather([runs_dir], ROOT / cfg["out"] / f".{cfg['data_version']}-gather", progress=True))
-    perf = compute(g)
     out = out or DATA_DIR / f"{cfg['data_version']}.parquet"
     shipped = pd.read_parquet(out) if out.exists() else None
+    have = set() if shipped is None else set(shipped["task_id"])
+    ignored = sorted(t for t in set(g.runs["task_id"]) & have if not any(fnmatch.fnmatchcase(t, p) for p in rescore or []))
+    if ignored:
+        print(f"[subsets] {len(ignored)} tasks with runs here are already in {out.name} and keep their rows there "
+              f"(--rescore PATTERN replaces them from these runs): {', '.join(ignored[:4])}{', ...' if len(ignored) > 4 else ''}",
+              flush=True)
+        runs = g.runs[~g.runs["task_id"].isin(ignored)]
+        g = Gathered(trials=g.trials[g.trials["run_key"].isin(set(runs["run_key"]))], runs=runs)
+    perf = compute(g)
     final = merge_by_task(shipped, perf.final[FINAL_COLUMNS])
     final = final.sort_values(["task_type", "task_id", "optimizer_id", "seed"]).reset_index(drop=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +111,7 @@ def collect(cfg: dict, out: Path | None = None) -> Path:
         "tasks": int(final["task_id"].nunique()),
         "tasks_per_type": {t: int(n) for t, n in final.groupby("task_type")["task_id"].nunique().items()},
         "last_collect": {"runs_gathered": int(len(perf.final)), "gather_statuses": g.runs["status"].value_counts().to_dict(),
-                         "rows_kept_from_previous_file": n_kept},
+                         "rows_kept_from_previous_file": n_kept, "tasks_with_runs_here_kept_as_they_were": len(ignored)},
         "reference": {t: cfg["types"][t]["reference"] for t in cfg["types"]}, "seeds": cfg["seeds"],
         "budget_cap": cfg.get("budget_cap"), "budget_caps": cfg.get("budget_caps") or {},
         "normalization": perf.options.describe(),
@@ -116,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--types", default=",".join(TYPES))
     p_run.add_argument("--jobs", type=int, default=None)
     p_run.add_argument("--dry-run", action="store_true")
-    sub.add_parser("collect", help="full-set runs -> analysis/data/<data_version>.parquet")
+    p_col = sub.add_parser("collect", help="full-set runs of the tasks the data file lacks -> analysis/data/<data_version>.parquet")
+    p_col.add_argument("--rescore", action="append", default=[], metavar="PATTERN",
+                       help="also replace the rows of tasks already in the file that match PATTERN (fnmatch, repeatable)")
     args = parser.parse_args(argv)
     cfg = load_config()
     if args.command == "tasksets":
@@ -131,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return run_full_set(cfg, types, args.jobs, args.dry_run)
     if args.command == "collect":
-        print(f"wrote {collect(cfg).relative_to(ROOT)}")
+        print(f"wrote {collect(cfg, rescore=args.rescore).relative_to(ROOT)}")
         return 0
     return 2
 
