@@ -337,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
                 if t not in cfg["types"]:
                     raise ValueError(f"unknown task type {t!r}; accepted: {', '.join(cfg['types'])}")
                 for i, k in enumerate(_k_list(args.sweep_k) if args.sweep_k else [None]):
-                    keep = not (args.sweep_k or args.refresh)  # the current files: configs/taskset, whatever --out-dir says
-                    sel = select_type(cfg, final, t, k, shipped_subsets(t) if keep else None, keep=keep)
+                    keep = not (args.sweep_k or args.refresh)
+                    before = shipped_subsets(t)  # the current files: configs/taskset, whatever --out-dir says
+                    sel = select_type(cfg, final, t, k, before if keep else None, keep=keep)
                     if sel.not_kept:
                         print(f"  {t}: searched new subsets; the current ones cannot stay: {sel.not_kept}")
                     print(f"{t}: k={sel.k} of {sel.n_candidates}: discrepancy dev {sel.dev_discrepancy:.4f} test "
@@ -359,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
                     if not args.sweep_k:
                         for p in write_selection(cfg, sel, args.out_dir):
                             print(f"  wrote {p}")
+                        if before and (sorted(before[0]), sorted(before[1])) != (sel.dev, sel.test):
+                            print(f"  {t}: these subsets differ from configs/taskset's, whose baselines then no longer "
+                                  "match: run `make baselines` (python -m workflows.baselines check says which types)")
                     if args.markdown:
                         rows.append(markdown_row(cfg, sel))
             for row in rows:

@@ -138,3 +138,15 @@ def test_baselines_follow_the_subsets_task_lists_not_their_headers(tmp_path, mon
     test.write_text(yaml.safe_dump({"tasks": tasks[:-1] + ["pymoo/dtlz1_d10_m2"]}))
     problems = baselines.check(CFG)
     assert len(problems) == 1 and "mo subsets hold other tasks" in problems[0], problems
+
+
+def test_refresh_says_the_baselines_no_longer_match(tmp_path, capsys, monkeypatch):
+    import analysis.subsets as S
+
+    monkeypatch.setattr(S, "load_config", lambda: dict(CFG, search_budget=800))
+    assert main(["select", "--types", "mo", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mo: kept the current subsets" in out and "no longer match" not in out
+    assert main(["select", "--types", "mo", "--refresh", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "kept" not in out and "no longer match: run `make baselines`" in out
