@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from .estimate import fmt_seconds as _fmt
 from .store import TRIALS_FILE, read_run_json
 
 
@@ -33,13 +34,6 @@ def budget_spent(directory: Path) -> float:
         except ValueError:
             continue
     return 0.0
-
-
-def _fmt(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
 class ProgressMonitor:

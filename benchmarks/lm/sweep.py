@@ -92,6 +92,8 @@ from typing import Any
 
 import numpy as np
 
+from carps_like.estimate import fmt_seconds
+
 SCHEMA_VERSION = 1
 SCHEDULE_CHOICES = ["cosine", "linear", "constant", "wsd"]
 
@@ -306,11 +308,6 @@ def _run_one(run: dict, device: str | None, checkpoints: int, val_tokens: int, p
     return {"config_id": run["config_id"], "profile": profile, **record}
 
 
-def _fmt(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 def sweep(out: Path | str, profile: str = "cpu", n_configs: int = 64, seeds_subset: int = 8, n_seeds: int = 3,
           tokens: int | None = None, device: str = "auto", jobs: int = 1, checkpoints: int = 7,
           val_tokens: int | None = None, sobol_seed: int = 0, max_minutes: float | None = None,
@@ -421,7 +418,7 @@ def execute_runs(out: Path, runs: list[dict], plan: dict[str, Any], planned: lis
             tag = " diverged" if result["diverged"] else ""
             print(f"\r[{n_before + finished}/{total}] {result['config_id']} seed {result['seed']}: val "
                   f"{result['final_val_loss']:.3f}{tag} ({result['timing']['wall_time_s']:.1f} s) | "
-                  f"{_fmt(elapsed)} elapsed, ETA {_fmt(eta)}   ", end="", file=sys.stderr, flush=True)
+                  f"{fmt_seconds(elapsed)} elapsed, ETA {fmt_seconds(eta)}   ", end="", file=sys.stderr, flush=True)
 
     def fail(run: dict, exc: BaseException) -> None:
         failed.append(run)
