@@ -213,10 +213,10 @@ def why_not_kept(current: tuple[list[str], list[str]] | None, k: int, candidates
 def select_type(cfg: dict, final: pd.DataFrame, task_type: str, k: int | None = None,
                 current: tuple[list[str], list[str]] | None = None, keep: bool = False) -> Selection:
     """Search dev and test subsets; with `keep`, keep `current` (the shipped ones) where they are still
-    valid (else `not_kept` says why) and report the fresh search next to them: subsets and their baselines change only on purpose
-    (`--refresh`), not whenever tasks are added (the search has many near-equal optima, so a
-    re-search after adding 3 % more tasks swapped most of the 140 dev and test tasks for gains of
-    0.01-0.04 in discrepancy)."""
+    valid (else `not_kept` says why) and report the fresh search next to them. Subsets and their
+    baselines change only on purpose (`--refresh`), not whenever tasks are added: the search has
+    many near-equal optima, so a re-search after adding 3 % more tasks swapped most of the 140 dev
+    and test tasks for gains of 0.01-0.04 in discrepancy."""
     from .embedding import embed
     from .star_discrepancy import star_discrepancy_value
     from .subset_search import select_dev_test, select_dev_then_test
