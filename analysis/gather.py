@@ -57,6 +57,10 @@ class Gathered:
         the trials it recorded; its incumbent simply stops improving)."""
         return self.runs[self.runs["status"].isin(["complete", "failed"])]
 
+    def restricted_to(self, runs: pd.DataFrame) -> Gathered:
+        """These rows of `runs` (a selection of this gather's) with their trials."""
+        return Gathered(trials=self.trials[self.trials["run_key"].isin(set(runs["run_key"]))], runs=runs)
+
 
 def _signature(directory: Path) -> list:
     sig = []

@@ -94,13 +94,11 @@ def full_set_runs(cfg: dict, g):
     """Only the full-set runs of a gather: reference optimizers of the run's type, seeds 1..seeds.
     The same study also holds the baselines' extra seeds (`make baselines`), which must not enter
     the full-set normalization."""
-    from .gather import Gathered
-
     refs = {(t, o) for t, spec in cfg["types"].items() for o in spec["reference"]}
     runs = g.runs
     keep = [(t, o) in refs for t, o in zip(runs["task_type"], runs["optimizer_id"])]
     runs = runs[pd.Series(keep, index=runs.index) & runs["seed"].between(1, int(cfg["seeds"]))]
-    return Gathered(trials=g.trials[g.trials["run_key"].isin(set(runs["run_key"]))], runs=runs)
+    return g.restricted_to(runs)
 
 
 def load_full_set_results(cfg: dict) -> pd.DataFrame:

@@ -85,7 +85,7 @@ def collect(cfg: dict, out: Path | None = None, rescore: list[str] | None = None
     import fnmatch
 
     from analysis.anytime import compute
-    from analysis.gather import Gathered, gather
+    from analysis.gather import gather
 
     runs_dir = ROOT / cfg["out"] / cfg["data_version"]
     g = full_set_runs(cfg, gather([runs_dir], ROOT / cfg["out"] / f".{cfg['data_version']}-gather", progress=True))
@@ -97,8 +97,7 @@ def collect(cfg: dict, out: Path | None = None, rescore: list[str] | None = None
         print(f"[subsets] {len(ignored)} tasks with runs here are already in {out.name} and keep their rows there "
               f"(--rescore PATTERN replaces them from these runs): {', '.join(ignored[:4])}{', ...' if len(ignored) > 4 else ''}",
               flush=True)
-        runs = g.runs[~g.runs["task_id"].isin(ignored)]
-        g = Gathered(trials=g.trials[g.trials["run_key"].isin(set(runs["run_key"]))], runs=runs)
+        g = g.restricted_to(g.runs[~g.runs["task_id"].isin(ignored)])
     perf = compute(g)
     final = merge_by_task(shipped, perf.final[FINAL_COLUMNS])
     final = final.sort_values(["task_type", "task_id", "optimizer_id", "seed"]).reset_index(drop=True)
