@@ -82,6 +82,8 @@ def test_collect_does_not_rescore_shipped_tasks_from_other_runs_unless_asked(run
     rescored = pd.read_parquet(collect(_cfg(other), out=data, rescore=["bbob/f1_*"])).set_index(["task_id", "optimizer_id", "seed"])
     old = first.set_index(["task_id", "optimizer_id", "seed"]).loc["bbob/f1_d2_i1"]
     assert not rescored.loc["bbob/f1_d2_i1", "final_cost"].equals(old["final_cost"])
+    collect(_cfg(other), out=data, rescore=["bbob/f1_d2_i1", "bbob/no_such*"])  # a pattern that matches nothing is named
+    assert "--rescore bbob/no_such*: no task of test-v0.parquet has runs here" in capsys.readouterr().out
     # nothing new and nothing to rescore: the file stays as it is
     again = pd.read_parquet(collect(_cfg(other), out=data, rescore=[]))
     pd.testing.assert_frame_equal(again, rescored.reset_index()[again.columns].sort_values(

@@ -92,6 +92,10 @@ def collect(cfg: dict, out: Path | None = None, rescore: list[str] | None = None
     out = out or DATA_DIR / f"{cfg['data_version']}.parquet"
     shipped = pd.read_parquet(out) if out.exists() else None
     have = set() if shipped is None else set(shipped["task_id"])
+    unmatched = [p for p in rescore or [] if not any(fnmatch.fnmatchcase(t, p) for t in have & set(g.runs["task_id"]))]
+    if unmatched:
+        print(f"[subsets] --rescore {', '.join(unmatched)}: no task of {out.name} has runs here to rescore "
+              f"(patterns match task ids with fnmatch, e.g. 'bbob/*' or 'tinylm/help-s16/*')", flush=True)
     ignored = sorted(t for t in set(g.runs["task_id"]) & have if not any(fnmatch.fnmatchcase(t, p) for p in rescore or []))
     if ignored:
         print(f"[subsets] {len(ignored)} tasks with runs here are already in {out.name} and keep their rows there "
