@@ -88,6 +88,15 @@ def test_a_real_profile_runs_resumes_and_summarizes(tmp_path, capsys):
     manifest = json.loads(manifest_path(out).read_text())
     assert [g["tokens"] for g in manifest["grids"]] == [1024, 2048] and manifest["n_runs"] == 4
     assert "2048 tokens, seq_len 32: best" in capsys.readouterr().out
+    # each grid keeps the revision it was first run with; rerunning it later neither repeats nor re-dates it
+    assert all(set(bp.CODE_KEYS) <= set(g) for g in manifest["grids"])
+    manifest["grids"][0]["git_revision"] = "0" * 40
+    manifest_path(out).write_text(json.dumps(manifest))
+    assert bp.main(args) == 0
+    grids = json.loads(manifest_path(out).read_text())["grids"]
+    assert [g["tokens"] for g in grids] == [1024, 2048] and grids[0]["git_revision"] == "0" * 40
+    capsys.readouterr()
+    manifest = json.loads(manifest_path(out).read_text())
     manifest["base_config_id"] = "c0000"  # as if the instance's best configuration had changed since
     manifest_path(out).write_text(json.dumps(manifest))
     with pytest.raises(SystemExit):

@@ -203,6 +203,29 @@ def test_the_long_run_instance_has_its_batch_optimum_inside_the_range(datasets):
     assert all(o["batch_size"] == 1 for o in short["optima"])  # the contrast the instance was added for
 
 
+def test_manifests_say_whether_the_code_that_ran_had_uncommitted_changes(tmp_path, monkeypatch):
+    """git_revision alone named a commit in which the code that wrote a dataset need not exist (asyncio-s20's runs
+    ran with the instance registered but not yet committed): git_dirty says so; untracked files do not count."""
+    import subprocess
+
+    from benchmarks.lm import sweep as sw
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.setattr(sw, "REPO", tmp_path)
+    (tmp_path / "runs.jsonl").write_text("")  # the dataset being written: untracked
+    assert sw.git_dirty() is False and len(sw.git_revision()) == 40
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert sw.git_dirty() is True
+    monkeypatch.setattr(sw, "REPO", tmp_path / "nowhere")
+    assert sw.git_dirty() is None and sw.git_revision() is None
+
+
 def test_sweep_on_an_instance_profile_trains_on_its_slice(tmp_path):
     """A tiny real run (2^10 tokens) through the sweep: the record and manifest name the slice."""
     out = tmp_path / "runs-x.jsonl"

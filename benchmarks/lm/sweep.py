@@ -70,7 +70,8 @@ sessions are time-boxed).
 
 A manifest, <out without .jsonl>.manifest.json, is rewritten after every run: schema version,
 corpus name and sha256, torch version(s), device name(s), git revision (`git rev-parse HEAD`,
-None when unavailable), number of runs, the plan (profile, ranges, tokens, seeds), created and
+None when unavailable) and git_dirty (tracked files changed against it: the code that ran is not exactly that
+commit), number of runs, the plan (profile, ranges, tokens, seeds), created and
 updated timestamps; for an instance also the slice (name, definition, sha256, sizes) and runs_sha256,
 the sha256 of the runs file as written. --jobs N runs N worker processes (spawned, one torch thread
 each).
@@ -228,13 +229,24 @@ def read_runs(path: Path) -> list[dict]:
     return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
 
 
-def git_revision() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=REPO, capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(["git", *args], check=False, cwd=REPO, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_revision() -> str | None:
+    """HEAD's commit (None outside a git checkout)."""
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from HEAD (so the code that ran is not exactly `git_revision`); untracked
+    files, such as the dataset being written, do not count. None outside a git checkout."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
 
 
 def manifest_path(out: Path) -> Path:
@@ -259,6 +271,7 @@ def write_manifest(out: Path, runs: list[dict], plan: dict[str, Any]) -> dict:
         "torch_version": sorted({r["torch_version"] for r in runs}) or [_torch_version()],
         "device": sorted({r["device_name"] for r in runs}),
         "git_revision": git_revision(),
+        "git_dirty": git_dirty(),
         "python_version": sys.version.split()[0],
         "n_runs": len(runs),
         "token_budgets": sorted({int(r["tokens"]) for r in runs}),
