@@ -89,3 +89,16 @@ def postgres_url(postgres_server):
     yield postgres_server.url_for(name)
     postgres_server.start()  # a test that stopped or killed the server leaves it running again
     postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def kill_tmpdir():
+    """TMPDIR for subprocesses a test kills on purpose: what they cannot clean up (a worker's scratch
+    directory, a cell's result file) goes with the test instead of staying in /tmp. Short and under /tmp, not
+    tmp_path: pytest's paths can push the AF_UNIX socket paths some libraries make under TMPDIR past 107 bytes."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="cl-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -43,10 +43,11 @@ def worker_cmd(url: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "carps_like.queue", "--queue", url, "worker", *extra]
 
 
-def start_worker(url: str, *extra: str, log: Path | None = None) -> subprocess.Popen:
+def start_worker(url: str, *extra: str, log: Path | None = None, tmpdir: Path | None = None) -> subprocess.Popen:
+    """A worker process; `tmpdir` its TMPDIR (for one the test kills: conftest's kill_tmpdir)."""
     out = open(log, "w") if log else subprocess.DEVNULL
-    return subprocess.Popen(worker_cmd(url, *extra), cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1"))
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", **({"TMPDIR": str(tmpdir)} if tmpdir else {}))
+    return subprocess.Popen(worker_cmd(url, *extra), cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
 def cell_rows(engine: sa.Engine) -> list:

@@ -74,9 +74,10 @@ def test_a_time_budget_gives_a_partial_report_and_says_so(tmp_path):
     assert "(partial)" not in (tmp_path / "compare" / "README.md").read_text().splitlines()[0]
 
 
-def _interrupted_compare(tmp_path: Path, stop: Callable[[subprocess.Popen], None]) -> tuple[int, str]:
-    """Start a comparison, call `stop` on it once a run has finished; its exit status and stderr."""
-    env = _repo(tmp_path)
+def _interrupted_compare(tmp_path: Path, stop: Callable[[subprocess.Popen], None], tmpdir: Path) -> tuple[int, str]:
+    """Start a comparison, call `stop` on it once a run has finished; its exit status and stderr. `tmpdir`: its
+    TMPDIR (conftest's kill_tmpdir), for the cell result files of the processes it stops."""
+    env = {**_repo(tmp_path), "TMPDIR": str(tmpdir)}
     with open(tmp_path / "out.txt", "w") as stdout, open(tmp_path / "err.txt", "w") as stderr:
         proc = subprocess.Popen(_compare("--types", "bb", "--seeds", "2"), cwd=tmp_path, env=env, stdout=stdout,
                                 stderr=stderr, start_new_session=True)
@@ -103,19 +104,20 @@ def _study_pid(compare_pid: int) -> int | None:
     return None
 
 
-def test_an_interrupted_compare_leaves_a_partial_report(tmp_path):
-    code, err = _interrupted_compare(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT))  # Ctrl-C
+def test_an_interrupted_compare_leaves_a_partial_report(tmp_path, kill_tmpdir):
+    code, err = _interrupted_compare(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT), kill_tmpdir)  # Ctrl-C
     assert code == 130, err[-3000:]
     assert "[compare] interrupted: partial report of" in err and "Traceback" not in err, err[-3000:]
     assert "PARTIAL RESULT (interrupted)" in (tmp_path / "compare" / "README.md").read_text()
 
 
-def test_a_study_stopped_by_a_signal_of_its_own_gives_an_interrupted_report(tmp_path):
+def test_a_study_stopped_by_a_signal_of_its_own_gives_an_interrupted_report(tmp_path, kill_tmpdir):
     """A scheduler or a user may stop the study process alone (SIGTERM to it, not to compare): compare
     reads the study's exit status, writes the partial report marked interrupted and exits with that status
     (it used to report the unfinished runs as failures and exit 1). The same path catches a Ctrl-C whose
     KeyboardInterrupt compare itself did not see in time."""
-    code, err = _interrupted_compare(tmp_path, lambda proc: os.kill(_study_pid(proc.pid), signal.SIGTERM))
+    code, err = _interrupted_compare(tmp_path, lambda proc: os.kill(_study_pid(proc.pid), signal.SIGTERM),
+                                     kill_tmpdir)
     assert code == 143, err[-3000:]
     assert "[compare] interrupted: partial report of" in err and "FAILED" not in err, err[-3000:]
     assert "PARTIAL RESULT (interrupted)" in (tmp_path / "compare" / "README.md").read_text()

@@ -125,15 +125,17 @@ def test_zombie_worker_cannot_heartbeat_or_finish(url):
     assert (row.status, row.attempt, row.worker) == ("complete", 2, "B")
 
 
-def test_killed_worker_cell_is_reclaimed_and_completed(any_url, tmp_path):
+def test_killed_worker_cell_is_reclaimed_and_completed(any_url, tmp_path, kill_tmpdir):
     """kill -9 a worker after it recorded some trials; another worker reclaims the cell after the
     heartbeat timeout and completes it; the dead worker's trials stay, superseded."""
     url = any_url
     engine = register(url, "s", toy_cells(n_trials=40, delay=0.05))
-    w1 = start_worker(url, "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3", log=tmp_path / "w1.log")
+    w1 = start_worker(url, "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3", log=tmp_path / "w1.log",
+                      tmpdir=kill_tmpdir)
     wait_for(lambda: sum(trial_counts(engine).values()) >= 5, 120, "the first worker's trials")
     os.kill(w1.pid, signal.SIGKILL)
     w1.wait()
+    assert list(kill_tmpdir.glob("carps-like-worker-*"))  # a killed worker cannot remove its scratch: the fixture does
     dead = dict(trial_counts(engine))
     (cell,) = cell_rows(engine)
     assert cell.status == "running" and cell.attempt == 1
