@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -96,9 +98,6 @@ def kill_tmpdir():
     """TMPDIR for subprocesses a test kills on purpose: what they cannot clean up (a worker's scratch
     directory, a cell's result file) goes with the test instead of staying in /tmp. Short and under /tmp, not
     tmp_path: pytest's paths can push the AF_UNIX socket paths some libraries make under TMPDIR past 107 bytes."""
-    import shutil
-    import tempfile
-
     path = Path(tempfile.mkdtemp(prefix="cl-", dir="/tmp"))
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -38,8 +38,7 @@ DEFAULT_TOKENS_PER_BATCH = (16, 32, 64, 128, 256)
 DEFAULT_LR_FACTORS = (0.5, 1.0, 2.0, 4.0)
 DEFAULT_SEEDS = (0, 1)
 CHECKPOINTS = 7  # validation checkpoints per run, as in the instances' sweep
-#: provenance keys of a manifest grid (not part of what the grid is): the code revision it was first run with
-CODE_KEYS = ("git_revision", "git_dirty")
+CODE_KEYS = sw.CODE_KEYS  # a grid's provenance keys (not part of what the grid is): the code it was first run with
 
 
 def profile_path(instance: str) -> Path:
@@ -153,8 +152,7 @@ def run_profile(out: Path, instance: str, seq_lens: Sequence[int], tokens_per_ba
             "seeds": list(seeds), "tokens": planned[0]["tokens"]}
     # each grid keeps the code revision it was first run with (the manifest's own git_revision is the last writer's)
     known = [{k: v for k, v in g.items() if k not in CODE_KEYS} for g in stored.get("grids", [])]
-    grids = stored.get("grids", []) + ([{**grid, "git_revision": sw.git_revision(), "git_dirty": sw.git_dirty()}]
-                                       if grid not in known else [])
+    grids = stored.get("grids", []) + ([{**grid, **sw.code_state()}] if grid not in known else [])
     prof = sw.INSTANCES[instance]
     meta = {"profile": instance, "instance": instance, "slice": prof["slice"], "band": prof["band"],
             "kind": "batch profile", "base_config_id": base_id, "grids": grids,

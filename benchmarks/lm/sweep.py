@@ -128,7 +128,6 @@ INSTANCE_SEQ_LEN = 64
 #: model-size bands: (d_model choices, n_layers range)
 SIZE_BANDS: dict[str, tuple[list[int], tuple[int, int]]] = {"s": ([32, 64, 96], (1, 2)), "l": ([64, 96, 128], (2, 4))}
 INSTANCE_SLICES = ("help", "asyncio")
-INSTANCE_TOKENS = {16: 2**16, 17: 2**17, 20: 2**20}
 #: the plan every instance was swept with: seed 0 for each of 128 Sobol configurations, seed 1 for the first 8 (136
 #: runs), then the refine stage (benchmarks.lm.design.REFINE_PLAN): 2 rounds of 32 configurations x 2 seeds (264 runs
 #: in all)
@@ -138,17 +137,17 @@ INSTANCE_PLAN = {"n_configs": 128, "seeds_subset": 8, "n_seeds": 2, "refine": 32
 def _instance(slice_name: str, band: str, log2_tokens: int) -> dict[str, Any]:
     widths, layers = SIZE_BANDS[band]
     return {"ranges": _ranges(INSTANCE_LR, INSTANCE_BATCH, widths, layers), "fixed": {"seq_len": INSTANCE_SEQ_LEN},
-            "tokens": INSTANCE_TOKENS[log2_tokens], "val_tokens": 4096, "slice": slice_name, "band": band,
+            "tokens": 2**log2_tokens, "val_tokens": 4096, "slice": slice_name, "band": band,
             "plan": dict(INSTANCE_PLAN)}
 
 
+#: (slice, band, log2 tokens) of every instance: the full factorial at 2^16-2^17, then one long-run instance (2^20
+#: tokens, 2.2 passes over the slice's training bytes) at the budget where the batch profile found the batch optimum
+#: interior (docs/tasks.md); its 264 runs took 130 CPU-minutes (two workers, 65 minutes on 2 cores, 2026-12-07), so
+#: one slice and band, not the full factorial
+INSTANCE_KEYS = [(sl, band, t) for sl in INSTANCE_SLICES for band in SIZE_BANDS for t in (16, 17)] + [("asyncio", "s", 20)]
 #: instance name -> profile (a PROFILES entry with its corpus slice); name = <slice>-<band><log2 tokens>
-INSTANCES: dict[str, dict[str, Any]] = {f"{sl}-{band}{t}": _instance(sl, band, t)
-                                        for sl in INSTANCE_SLICES for band in SIZE_BANDS for t in (16, 17)}
-#: one long-run instance (2^20 tokens, 2.2 passes over the slice's training bytes), at the budget where the batch
-#: profile found the batch optimum interior (docs/tasks.md); its 264 runs took 130 CPU-minutes (two workers, 65
-#: minutes on 2 cores, 2026-12-07), so one slice and band, not the full factorial
-INSTANCES["asyncio-s20"] = _instance("asyncio", "s", 20)
+INSTANCES: dict[str, dict[str, Any]] = {f"{sl}-{band}{t}": _instance(sl, band, t) for sl, band, t in INSTANCE_KEYS}
 PROFILES.update(INSTANCES)
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -242,6 +241,15 @@ def git_revision() -> str | None:
     return _git("rev-parse", "HEAD") or None
 
 
+#: the manifest keys that say which code ran (benchmarks.lm.batch_profile records them per grid too)
+CODE_KEYS = ("git_revision", "git_dirty")
+
+
+def code_state() -> dict[str, Any]:
+    """The CODE_KEYS now: HEAD's commit and whether tracked files differ from it."""
+    return {"git_revision": git_revision(), "git_dirty": git_dirty()}
+
+
 def git_dirty() -> bool | None:
     """Whether tracked files differ from HEAD (so the code that ran is not exactly `git_revision`); untracked
     files, such as the dataset being written, do not count. None outside a git checkout."""
@@ -270,8 +278,7 @@ def write_manifest(out: Path, runs: list[dict], plan: dict[str, Any]) -> dict:
         "runs_sha256": file_sha256(out),
         "torch_version": sorted({r["torch_version"] for r in runs}) or [_torch_version()],
         "device": sorted({r["device_name"] for r in runs}),
-        "git_revision": git_revision(),
-        "git_dirty": git_dirty(),
+        **code_state(),
         "python_version": sys.version.split()[0],
         "n_runs": len(runs),
         "token_budgets": sorted({int(r["tokens"]) for r in runs}),
