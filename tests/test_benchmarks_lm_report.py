@@ -230,3 +230,19 @@ def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch
             assert ("| noise ceiling |" in section) == markdown
             assert ("no configuration of this dataset was run with several" in section) == (name == "runs-b")
         assert "Analytic lmscaling tasks" in sections[-1]
+
+
+def test_seed_noise_line_rests_on_the_configurations_its_spread_uses(tmp_path):
+    """The report printed the spread of the converged multi-seed configurations next to a count and a variance
+    share that also took in configurations with a diverged seed (one such configuration put help-s17's share at
+    5.8 % instead of 0.4 %). Count, spread and share now rest on the same configurations, and the line says how
+    many were left out, as the noise ceiling does."""
+    write_dataset(tmp_path / "runs-div.jsonl", n=60, n_multi=20, sd=0.02, seed=2, diverged_multi=3)
+    d = sg.load_dataset(tmp_path / "runs-div.jsonl")
+    noise = report.seed_noise(d)
+    assert (noise["n_multi_seed_configs"], noise["n_left_out_diverged"]) == (17, 3)
+    assert noise["within_share"] < 0.05 and noise["seed_spread"] == pytest.approx(sg.seed_spread(d))
+    assert noise["within_share"] == pytest.approx(
+        0.02**2 / np.var([sg.target_curve(r)[-1] for r in d.runs if r["seed"] == 0], ddof=1), rel=0.5)
+    text = report.render(d, report.evaluate_models(d, ["et"], 4), noise, None)
+    assert "17 multi-seed configurations whose seeds all converged (3 with a diverged seed left out)" in text

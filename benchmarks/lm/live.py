@@ -127,8 +127,9 @@ def _live_profiles() -> dict[str, dict[str, Any]]:
 LIVE_PROFILES = _live_profiles()
 
 
-def _hyperparameter(name: str, spec: tuple):
-    """A ConfigSpace hyperparameter for a sweep range spec, default = the trainer's default (clipped)."""
+def hyperparameter(name: str, spec: tuple):
+    """A ConfigSpace hyperparameter for a sweep range spec (kinds as in benchmarks.lm.sweep._map), default = the
+    trainer's default clipped into the range; the one builder of the live and the surrogate tasks' spaces."""
     kind, *args = spec
     default = DEFAULTS.get(name)
     if kind == "choice":
@@ -182,7 +183,7 @@ class TinyLMLive(ObjectiveFunction):
 
         self.configspace = ConfigurationSpace(
             name=f"tinylm-live-{profile}",
-            space=[_hyperparameter(n, prof["ranges"][n]) for n in (*TRAINING_HPS, *varying)])
+            space=[hyperparameter(n, prof["ranges"][n]) for n in (*TRAINING_HPS, *varying)])
         self.fidelity = None
         if token_fidelity:
             self.fidelity = Fidelity("tokens", float(max(1, round(self.tokens * min_token_fraction))),

@@ -112,7 +112,7 @@ from . import surrogate as sg
 SUBSETS = (("all", 1.0), ("top 25 %", 0.25), ("top 10 %", 0.10))
 MIN_CONFIGS = 3  # fewer configurations in a subset: no rank correlation (n/a)
 CEILING_DRAWS = 1000
-DECONV_ITERS, DECONV_DRAWS = 1, 200
+DECONV_DRAWS = 200
 CEILING_SEED = 0
 #: the noise of a configuration is drawn from the residuals of this many multi-seed configurations nearest
 #: in mean loss (a heteroscedastic noise model; with no more than this many, one pool for all)
@@ -138,15 +138,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], markdown: bool) 
 
 
 def seed_noise(dataset: sg.Dataset) -> dict[str, float]:
-    """Seed spread of ln(final loss) and the within-configuration share of the final-loss variance."""
-    finals: dict[str, list[float]] = {}
-    for r in dataset.runs:
-        finals.setdefault(r["config_id"], []).append(float(sg.target_curve(r)[-1]))
-    multi = [np.array(v) for v in finals.values() if len(v) > 1]
-    total = float(np.var([v[0] for v in finals.values()], ddof=1)) if len(finals) > 1 else float("nan")
-    within = (float(np.mean([np.var(v, ddof=1) for v in multi])) if multi else float("nan"))
-    return {"seed_spread": sg.seed_spread(dataset), "n_multi_seed_configs": len(multi),
-            "within_share": within / total if multi and total > 0 else float("nan")}
+    """Seed spread of ln(final loss) and the within-configuration share of the final-loss variance, both
+    over the multi-seed configurations whose seeds all converged (the noise ceiling's set: a diverged seed
+    would put its 1-2 nat jump into the share of the whole dataset)."""
+    groups, left_out = _residual_groups(dataset)
+    first = [float(sg.target_curve(rs[0])[-1]) for rs in sg.group_by_config(dataset.runs).values()]
+    total = float(np.var(first, ddof=1)) if len(first) > 1 else float("nan")
+    within = float(np.mean([np.mean(r**2) for _, r in groups])) if groups else float("nan")  # r: scaled residuals
+    return {"seed_spread": sg.seed_spread(dataset), "n_multi_seed_configs": len(groups),
+            "n_left_out_diverged": left_out, "within_share": within / total if groups and total > 0 else float("nan")}
 
 
 # --- fidelity by quantile and the noise ceiling ------------------------------------------------------
@@ -187,11 +187,8 @@ def seed_residuals(dataset: sg.Dataset) -> tuple[np.ndarray, int, int]:
 def _residual_groups(dataset: sg.Dataset) -> tuple[list[tuple[float, np.ndarray]], int]:
     """(mean final target, its seed residuals) per converged multi-seed configuration, in dataset order;
     the number of multi-seed configurations with a diverged seed."""
-    by_config: dict[str, list[dict]] = {}
-    for r in dataset.runs:
-        by_config.setdefault(r["config_id"], []).append(r)
     groups, left_out = [], 0
-    for runs in by_config.values():
+    for runs in sg.group_by_config(dataset.runs).values():
         if len(runs) < 2:
             continue
         if any(r["diverged"] for r in runs):
@@ -239,17 +236,15 @@ def _noise(rng: np.random.Generator, residuals: np.ndarray | list[np.ndarray], n
     return np.where(np.arange(m) < n_seeds[:, None], e, 0.0).sum(-1) / n_seeds
 
 
-def deconvolve(observed: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray | list[np.ndarray], rng: np.random.Generator,
-               iterations: int = DECONV_ITERS, draws: int = DECONV_DRAWS) -> np.ndarray:
-    """True means whose noisy version has the observed distribution (module docstring), by rank."""
+def deconvolve(observed: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray | list[np.ndarray],
+               rng: np.random.Generator) -> np.ndarray:
+    """True means whose noisy version has the observed distribution (module docstring: one step), by rank."""
     order = np.argsort(observed, kind="stable")
     target, seeds = np.asarray(observed, dtype=float)[order], np.asarray(n_seeds)[order]
     if not isinstance(residuals, np.ndarray):  # per-configuration pools follow their configuration
         residuals = [residuals[i] for i in order]
-    truth = target.copy()
-    for _ in range(iterations):
-        mean_order_stats = np.sort(truth + _noise(rng, residuals, seeds, draws), axis=1).mean(0)
-        truth = np.sort(truth + (target - mean_order_stats))
+    mean_order_stats = np.sort(target + _noise(rng, residuals, seeds, DECONV_DRAWS), axis=1).mean(0)
+    truth = np.sort(target + (target - mean_order_stats))
     out = np.empty_like(truth)
     out[order] = truth
     return out
@@ -292,8 +287,7 @@ def ceiling_of(truth: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray | l
     return rows
 
 
-def noise_ceiling(dataset: sg.Dataset, subsets: Sequence[tuple[str, float]] = SUBSETS, draws: int = CEILING_DRAWS,
-                  seed: int = CEILING_SEED, among: np.ndarray | None = None) -> dict[str, Any]:
+def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None) -> dict[str, Any]:
     """The noise ceiling of the final-budget rank correlations per best share (module docstring), over all
     configurations or those of the mask `among` (the noise measured on all)."""
     groups, n_left_out = _residual_groups(dataset)
@@ -307,11 +301,11 @@ def noise_ceiling(dataset: sg.Dataset, subsets: Sequence[tuple[str, float]] = SU
     if n_multi == 0 or not np.any(residuals != 0):
         out["subsets"] = [{"subset": label, "share": share, "n": subset_size(len(y), share), "spearman": math.nan,
                            "kendall": math.nan, "spearman_sd": math.nan, "kendall_sd": math.nan}
-                          for label, share in subsets]
+                          for label, share in SUBSETS]
         return out
     out["local_noise"] = not isinstance(pools, np.ndarray)
-    truth = deconvolve(y, n_seeds, pools, np.random.default_rng(seed + 1))
-    out["subsets"] = ceiling_of(truth, n_seeds, pools, subsets, draws, seed)
+    truth = deconvolve(y, n_seeds, pools, np.random.default_rng(CEILING_SEED + 1))
+    out["subsets"] = ceiling_of(truth, n_seeds, pools)
     return out
 
 
@@ -459,8 +453,9 @@ def render(dataset: sg.Dataset, results: list[dict[str, Any]], noise: dict[str, 
          f"{sg.surrogate_version(sg.DEFAULT_MODEL, dataset)}; tasks use `{sg.DEFAULT_MODEL}`"),
         (f"target: best-so-far validation loss per checkpoint (ln 256 for diverged runs), mean over seeds; "
          f"{n_changed} converged runs end above their best checkpoint"),
-        (f"seed noise: spread of ln(final loss) {_f(noise['seed_spread'], 4)} over "
-         f"{noise['n_multi_seed_configs']} multi-seed configurations; seed noise is "
+        (f"seed noise: spread of ln(final loss) {_f(noise['seed_spread'], 4)} over the "
+         f"{noise['n_multi_seed_configs']} multi-seed configurations whose seeds all converged "
+         f"({noise['n_left_out_diverged']} with a diverged seed left out); seed noise is "
          f"{_f(100 * noise['within_share'], 1)}% of the final-loss variance"),
         (f"virtual time: ln(s/token) = a {timing['b']:+.2f} ln(FLOPs/token) {timing['c']:+.2f} ln(tokens/step), "
          f"in-sample R^2 {_f(timing['r2'])}, median relative error {_f(100 * timing['median_rel_error'], 0)}%"),
@@ -501,9 +496,7 @@ def seed_agreement(dataset: sg.Dataset, counts: Sequence[int]) -> list[dict[str,
     targets over the k best configurations (by their mean) among those run with both seeds, all converged
     (n/a when fewer than k, or k < MIN_CONFIGS). Two seeds agreeing on a ranking that the surrogate misses
     say the gap is the surrogate's, not the noise's; one seed is noisier than the mean a ceiling compares with."""
-    by_config: dict[str, dict[int, dict]] = {}
-    for r in dataset.runs:
-        by_config.setdefault(r["config_id"], {})[int(r["seed"])] = r
+    by_config = {c: {int(r["seed"]): r for r in rs} for c, rs in sg.group_by_config(dataset.runs).items()}
     pairs = np.array([[float(sg.target_curve(runs[s])[-1]) for s in (0, 1)] for runs in by_config.values()
                       if 0 in runs and 1 in runs and not any(r["diverged"] for r in runs.values())]).reshape(-1, 2)
     order = np.argsort(pairs.mean(1), kind="stable")

@@ -206,9 +206,7 @@ def load_dataset(path: Path | str = DEFAULT_DATASET) -> Dataset:
         raise ValueError(f"{path}: no complete run records")
     key = Counter((r.get("profile"), tuple(r["checkpoint_tokens"])) for r in records).most_common(1)[0][0]
     runs = [r for r in records if (r.get("profile"), tuple(r["checkpoint_tokens"])) == key]
-    by_config: dict[str, list[dict]] = {}
-    for r in runs:
-        by_config.setdefault(r["config_id"], []).append(r)
+    by_config = group_by_config(runs)
     ids = sorted(by_config)
     curves = np.array([np.mean([target_curve(r) for r in by_config[c]], axis=0) for c in ids])
     manifest_path = path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
@@ -218,6 +216,14 @@ def load_dataset(path: Path | str = DEFAULT_DATASET) -> Dataset:
         hparams=tuple(by_config[c][0]["hparams"] for c in ids), curves=curves,
         diverged_share=np.array([np.mean([bool(r["diverged"]) for r in by_config[c]]) for c in ids]),
         n_seeds=np.array([len(by_config[c]) for c in ids]), skipped_lines=skipped, manifest=manifest)
+
+
+def group_by_config(runs: Sequence[Mapping[str, Any]]) -> dict[str, list]:
+    """Runs per configuration id, in the order the ids first appear (seeds in file order)."""
+    groups: dict[str, list] = {}
+    for r in runs:
+        groups.setdefault(r["config_id"], []).append(r)
+    return groups
 
 
 def features(hparams: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -409,7 +415,6 @@ class GaussianProcessIncrements:
                 params.update({prefix + k: v for k, v in own.items()})
                 self.gps[prefix] = _fixed_gp(kernel, own, xs, ys)
         self.kernel_params = params
-        self.gp = self.gps[""]
         return self
 
     @property
@@ -420,7 +425,7 @@ class GaussianProcessIncrements:
     def predict(self, X):
         # row by row: a batched matrix product may round differently, and a batch must equal its rows
         xs = (X - self.x_mu) / self.x_sd
-        zs = np.vstack([self.gp.predict(xs[i:i + 1]).reshape(1, -1) for i in range(len(xs))])
+        zs = np.vstack([self.gps[""].predict(xs[i:i + 1]).reshape(1, -1) for i in range(len(xs))])
         z = zs * self.z_sd + self.z_mu
         if FINAL_KERNEL in self.gps:
             log_final = np.array([self.gps[FINAL_KERNEL].predict(xs[i:i + 1])[0] for i in range(len(xs))])
@@ -433,7 +438,6 @@ class StackedExtraTrees:
     """`et_stacked`: ExtraTrees on (features, ln tokens), one row per checkpoint; running minimum after."""
 
     name = "et_stacked"
-    running_min = True
 
     def fit(self, X, curves, diverged_share):
         k = curves.shape[1]
@@ -540,11 +544,8 @@ def fit_time_model(runs: Sequence[Mapping[str, Any]]) -> np.ndarray:
 
 def seed_spread(dataset: Dataset) -> float:
     """Pooled standard deviation over seeds of ln(final loss), converged multi-seed configurations."""
-    by_config: dict[str, list[float]] = {}
-    for r in dataset.runs:
-        by_config.setdefault(r["config_id"], []).append(r)
     sq, dof = 0.0, 0
-    for rs in by_config.values():
+    for rs in group_by_config(dataset.runs).values():
         if len(rs) < 2 or any(r["diverged"] for r in rs):
             continue
         v = np.log([r["final_val_loss"] for r in rs])
@@ -629,7 +630,6 @@ def cross_validate(dataset: Dataset, model: str = DEFAULT_MODEL, n_splits: int =
 
 # --- the landscape: divergence, where the optimum lies, the optimal-lr slope in model size ----------
 LANDSCAPE_GRID = {"learning_rate": 49, "batch_size": 13}  # log-spaced grid points over the dataset's ranges
-STEP_LAW_LR_SLOPE = -0.713
 #: log2(lr / lr*) at which `landscape` reports the relative loss increase (LM_NOTES: the Step Law grid's
 #: -4: +2.7 %, -2: +1.0 %, -1: +0.4 %, +1: +0.7 %, +2: +3.2 %, +3: most runs diverge)
 LR_PROFILE_OCTAVES = (-4, -2, -1, 1, 2, 3)
@@ -759,7 +759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{summary['n_diverged']} runs diverged; best {len(summary['best'])}: "
               f"{summary['best_at_lowest_batch']} at the lowest batch size {summary['lowest_batch']}, "
               f"{summary['best_in_top_lr_octave']} in the top lr octave; optimal-lr slope "
-              f"{summary['lr_slope']:.2f} (Step Law {STEP_LAW_LR_SLOPE}); loss increase at lr* x 2^k: "
+              f"{summary['lr_slope']:.2f} (Step Law {-STEP_LAW_LR_EXPONENT}); loss increase at lr* x 2^k: "
               + ", ".join(f"{k:+d}: " + ("-" if v is None else f"{100 * v:+.1f}%")
                           for k, v in summary["lr_profile_mean"].items()))
         for o in summary["optima"]:

@@ -77,38 +77,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer
-from ConfigSpace.hyperparameters import OrdinalHyperparameter
+from ConfigSpace import ConfigurationSpace
 
 from carps_like.catalog import TaskSpec
 from carps_like.objective import ObjectiveFunction, ObjectiveMetadata
 from carps_like.types import Evaluation, Fidelity, Objective
 
 from . import surrogate as sg
+from .live import hyperparameter
 from .model import flops_per_token
 from .sweep import INSTANCES, PROFILES, instance_dataset
-from .train import DEFAULTS, DIVERGED_LOSS, FIDELITY_SEMANTICS
+from .train import DIVERGED_LOSS, FIDELITY_SEMANTICS
 
 PROFILE = "cpu"
-RANGES: dict[str, tuple] = PROFILES[PROFILE]["ranges"]
-FIXED: dict[str, Any] = PROFILES[PROFILE]["fixed"]
-SIZE_NAMES = ("d_model", "n_layers")
 COMPUTE_MARGIN = 1.1
-
-
-def hyperparameter(name: str, spec: tuple, default: Any):
-    """A ConfigSpace hyperparameter for one sweep range (kinds as in benchmarks.lm.sweep._map)."""
-    kind = spec[0]
-    if kind in ("log", "uniform", "log1m"):
-        return Float(name, (float(spec[1]), float(spec[2])), log=kind == "log", default=float(default))
-    if kind in ("int", "int_log"):
-        return Integer(name, (int(spec[1]), int(spec[2])), log=kind == "int_log", default=int(default))
-    if kind == "choice":
-        values = list(spec[1])
-        if all(isinstance(v, (int, float)) for v in values):
-            return OrdinalHyperparameter(name, values, default_value=default)
-        return Categorical(name, values, default=default)
-    raise ValueError(f"unknown range kind {kind!r}")
 
 
 class TinyLMSurrogate(ObjectiveFunction):
@@ -157,7 +139,7 @@ class TinyLMSurrogate(ObjectiveFunction):
         self.compute_objective = bool(compute_objective)
 
         self.configspace = ConfigurationSpace(name="tinylm" if instance is None else f"tinylm-{instance}", space=[
-            hyperparameter(name, spec, DEFAULTS[name]) for name, spec in self.ranges.items() if name not in self.fixed])
+            hyperparameter(name, spec) for name, spec in self.ranges.items() if name not in self.fixed])
         tokens = self.dataset.checkpoint_tokens
         self.max_tokens = float(tokens[-1])
         self.fidelity = Fidelity("tokens", float(tokens[0]), self.max_tokens) if token_fidelity else None
