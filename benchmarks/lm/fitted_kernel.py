@@ -73,12 +73,17 @@ def load(dataset) -> dict[str, Any] | None:
     return record["kernel_params"]
 
 
-def search(dataset) -> tuple[dict[str, Any], float]:
-    """Run the maximum-likelihood search on `dataset`: (hyperparameters, log marginal likelihood)."""
+def _fit_gp(dataset, params: dict[str, Any] | None):
+    """The gp surrogate fitted on `dataset` with these kernel hyperparameters (None: searched)."""
     from . import surrogate as sg
 
     model = sg.make_model("gp", dataset.checkpoint_tokens)
-    model.fit(sg.features(dataset.hparams), dataset.curves, dataset.diverged_share, kernel_params=None)
+    return model.fit(sg.features(dataset.hparams), dataset.curves, dataset.diverged_share, kernel_params=params)
+
+
+def search(dataset) -> tuple[dict[str, Any], float]:
+    """Run the maximum-likelihood search on `dataset`: (hyperparameters, log marginal likelihood)."""
+    model = _fit_gp(dataset, None)
     return model.kernel_params, model.log_marginal_likelihood
 
 
@@ -101,11 +106,7 @@ def write(dataset) -> Path:
 
 def log_marginal_likelihood(dataset, params: dict[str, Any]) -> float:
     """The gp surrogate's log marginal likelihood on `dataset` with these kernel hyperparameters."""
-    from . import surrogate as sg
-
-    model = sg.make_model("gp", dataset.checkpoint_tokens)
-    model.fit(sg.features(dataset.hparams), dataset.curves, dataset.diverged_share, kernel_params=params)
-    return model.log_marginal_likelihood
+    return _fit_gp(dataset, params).log_marginal_likelihood
 
 
 def stale_reason(dataset) -> str | None:

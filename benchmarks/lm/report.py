@@ -313,10 +313,9 @@ def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None) -> dict[
 def time_model_fit(dataset: sg.Dataset) -> dict[str, float]:
     """The virtual-time model on its own data: R^2 of ln(seconds per token), median relative error."""
     coef = sg.fit_time_model(dataset.runs)
-    y = np.log([r["timing"]["train_time_s"] / max(1, r["tokens_trained"]) for r in dataset.runs])
+    y = sg.time_target(dataset.runs)
     p = sg._time_design([r["hparams"] for r in dataset.runs]) @ coef
-    ss = float(((y - y.mean()) ** 2).sum())
-    return {"r2": 1.0 - float(((y - p) ** 2).sum()) / ss if ss > 0 else float("nan"),
+    return {"r2": sg.heldout_metrics(y, p)["r2"],
             "median_rel_error": float(np.median(np.abs(np.exp(p - y) - 1.0))), "b": float(coef[1]), "c": float(coef[2])}
 
 
@@ -386,15 +385,18 @@ def _quantiles(result: dict[str, Any]) -> list[dict[str, Any]]:
     return result.get("quantiles") or []
 
 
+#: per best share: how many configurations, the model's Spearman, the ceiling's (both summary tables)
+QUANTILE_HEADER = [h for label, _ in SUBSETS for h in (f"n {label}", f"Spearman {label}", "ceiling")]
+
+
+def _quantile_cells(quantiles: list[dict[str, Any]], ceiling: dict[str, Any]) -> list[str]:
+    return [x for q, c in zip(quantiles, ceiling["subsets"]) for x in (str(q["n"]), _f(q["spearman"]), _f(c["spearman"], 2))]
+
+
 def summary_row(dataset: sg.Dataset, result: dict[str, Any], ceiling: dict[str, Any]) -> list[str]:
     """One dataset's row of the summary table (model `result`)."""
-    n_div = dataset.n_diverged
-    n_refine = int(dataset.from_refine.sum())
-    cells = [dataset.name, str(dataset.n_runs), str(dataset.n_configs), str(n_refine), str(n_div),
-             _f(result["final"]["r2"])]
-    for q, c in zip(_quantiles(result), ceiling["subsets"]):
-        cells += [str(q["n"]), _f(q["spearman"]), _f(c["spearman"], 2)]
-    return cells
+    return [dataset.name, str(dataset.n_runs), str(dataset.n_configs), str(int(dataset.from_refine.sum())),
+            str(dataset.n_diverged), _f(result["final"]["r2"]), *_quantile_cells(_quantiles(result), ceiling)]
 
 
 def render_summary(sections: list[tuple[sg.Dataset, list[dict[str, Any]], dict[str, Any], dict[str, Any] | None]],
@@ -406,9 +408,7 @@ def render_summary(sections: list[tuple[sg.Dataset, list[dict[str, Any]], dict[s
         result = next((r for r in results if r["model"] == sg.DEFAULT_MODEL), results[0])
         used.add(result["model"])
         rows.append(summary_row(dataset, result, ceiling))
-    header = ["dataset", "runs", "configs", "refine", "diverged", "R^2"]
-    for label, _ in SUBSETS:
-        header += [f"n {label}", f"Spearman {label}", "ceiling"]
+    header = ["dataset", "runs", "configs", "refine", "diverged", "R^2", *QUANTILE_HEADER]
     model = ", ".join(f"`{m}`" for m in sorted(used))
     out = [_title("Tiny-LM surrogate fidelity: summary", markdown), ""]
     out += _lines([f"held out by configuration, final budget, model {model}"
@@ -420,12 +420,9 @@ def render_summary(sections: list[tuple[sg.Dataset, list[dict[str, Any]], dict[s
     out += ["", table(header, rows, markdown), ""]
     staged = [(dataset, staged) for dataset, *_, staged in sections if staged]
     if staged:
-        header = ["dataset", "Sobol configs", "R^2"]
-        for label, _ in SUBSETS:
-            header += [f"n {label}", f"Spearman {label}", "ceiling"]
-        rows = [[dataset.name, str(v["n_configs"]), _f(v["final"]["r2"]),
-                 *(cell for q, c in zip(v["quantiles"], v["ceiling"]["subsets"])
-                   for cell in (str(q["n"]), _f(q["spearman"]), _f(c["spearman"], 2)))] for dataset, v in staged]
+        header = ["dataset", "Sobol configs", "R^2", *QUANTILE_HEADER]
+        rows = [[dataset.name, str(v["n_configs"]), _f(v["final"]["r2"]), *_quantile_cells(v["quantiles"], v["ceiling"])]
+                for dataset, v in staged]
         out += [_title("The Sobol stage's configurations held out (refine configurations always in training)",
                        markdown, 3), ""]
         out += _lines([f"model `{staged[0][1]['model']}`; the test configurations are those of the space-filling "

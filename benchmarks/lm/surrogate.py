@@ -6,7 +6,7 @@ the k recorded checkpoint token counts c_0 < ... < c_{k-1} (tokens/64 ... tokens
 "checkpoints of one fixed-horizon run" of benchmarks.lm.train). It is fitted deterministically,
 from the shipped data, the first time a process needs it (cached per process): no weights file, no
 pickle; the dataset's sha256 and SURROGATE_VERSION name what a result came from. gp's kernel
-hyperparameters (15 numbers, `<dataset>.gp-kernel.json`, benchmarks.lm.fitted_kernel) are shipped,
+hyperparameters (15 numbers per GP, 30 where a final-loss GP joins it; `<dataset>.gp-kernel.json`, benchmarks.lm.fitted_kernel) are shipped,
 so a process skips their 3.5 s search and fits in milliseconds; without a matching file it searches.
 
 Data (``load_dataset``): complete JSON lines of the dataset file (a line that does not parse, e.g. the
@@ -37,22 +37,14 @@ Models (``MODELS``; the tasks use DEFAULT_MODEL = "gp", chosen on held-out metri
                 + white noise, hyperparameters by maximum marginal likelihood, no restarts) on
                 standardized features and standardized (final loss, increments y_i - y_{i+1}), all
                 outputs sharing the kernel; increments clipped at 0, curve = final + cumulative
-                increments: non-increasing by construction. Diverged configurations (any seed diverged) are
-                left out of the GP and modelled apart, as in et_div: p = ExtraTrees on the share of
-                diverged seeds, prediction p ln 256 + (1 - p) GP curve (issue 22: a stationary GP fitted
-                through configurations at ln 256 next to ones at 2-3 nats shortens its length scales and
-                raises its noise level everywhere; on the 8 tinylm instances, held out, leaving them out
-                raised the top-decile Spearman and R^2 on 7 of 8 each, on their Sobol-stage data). There
-                (version 3) a second GP with its own kernel predicts the final loss, the quantity the
-                tasks are ranked on, instead of the shared kernel's compromise between the final loss and
-                the increments (their length scales differ); version 4 fits that GP to ln(final loss)
-                (skewed losses: a dense good region below a long tail towards the plateau; held out,
-                top-decile Spearman up on 8 of 8 instances). On a dataset with no diverged run
-                (runs-cpu-v1) there is neither part and the model is version 1's, bit for bit
-                (``surrogate_version``). Held out at the final budget on the
-                full cpu dataset (288 runs, 256 configurations): R^2 0.94, Spearman 0.97, Kendall 0.85
-                (et 0.83 / 0.90 / 0.75; mlp 0.97 / 0.96 / 0.83, worse at the first checkpoints);
-                gp had the best Spearman at every size tried from 92 to 256 configurations.
+                increments: non-increasing by construction. Where runs diverged (version 2+): diverged
+                configurations (any seed diverged) are left out of the GP and modelled apart, as in et_div
+                (p = ExtraTrees on the share of diverged seeds, prediction p ln 256 + (1 - p) GP curve:
+                a stationary GP fitted through ln 256 next to 2-3 nats shortens its length scales
+                everywhere), and a second GP with its own kernel predicts ln(final loss), the quantity the
+                tasks are ranked on (versions 3, 4). On a dataset with no diverged run (runs-cpu-v1) the
+                model is version 1's, bit for bit (``surrogate_version``). Why each step, and the held-out
+                figures that chose gp: docs/tasks.md (LM tasks) and `make lm-report`.
     et          ExtraTreesRegressor, multi-output over the k checkpoints. A forest's prediction is a
                 weighted average of training curves, so it is non-increasing by construction.
     et_div      divergence model + regressor: p = ExtraTrees on the share of diverged seeds, curve =
@@ -109,7 +101,7 @@ from typing import Any
 import numpy as np
 
 from .model import flops_per_token, non_embedding_params
-from .train import DIVERGED_LOSS
+from .train import DIVERGED_LOSS, SCHEDULES
 
 #: gp where runs diverged (issue 22; see surrogate_version() for which tasks report it): "2" modelled
 #: divergence apart, "3" also predicts the final loss with its own kernel, "4" fits that kernel's GP to
@@ -118,7 +110,6 @@ SURROGATE_VERSION = "4"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATASET = DATA_DIR / "runs-cpu-v1.jsonl"
 STEP_LAW_LR_EXPONENT = 0.713  # eta* ~ N^-0.713 (Step Law, LM_NOTES)
-SCHEDULES = ("cosine", "linear", "constant", "wsd")
 FEATURE_NAMES = ("ln_lr", "ln_lr_steplaw", "ln_params", "ln_d_model", "n_layers", "ln_batch", "warmup_fraction",
                  "weight_decay", "ln_one_minus_beta2", *(f"schedule_{s}" for s in SCHEDULES))
 RANDOM_STATE = 0
@@ -470,8 +461,8 @@ def make_model(name: str, checkpoint_tokens: Sequence[int]):
 
 
 def surrogate_version(model: str, dataset: Dataset) -> str:
-    """The version a surrogate reports: "1" where version 2 computes the same function (every model but gp,
-    and gp on a dataset with no diverged run), so tasks and baselines made with version 1 stay comparable
+    """The version a surrogate reports: "1" where the current version computes version 1's function (every model
+    but gp, and gp on a dataset with no diverged run), so tasks and baselines made with version 1 stay comparable
     (their task fingerprint includes it); SURROGATE_VERSION otherwise."""
     return SURROGATE_VERSION if model == "gp" and bool(np.any(dataset.diverged_share > 0)) else "1"
 
@@ -533,10 +524,15 @@ def _time_design(hparams: Sequence[Mapping[str, Any]]) -> np.ndarray:
                       math.log(int(hp["batch_size"]) * int(hp["seq_len"]))] for hp in hparams]).reshape(-1, 3)
 
 
+def time_target(runs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """ln(seconds per training token) of each run: what the time model fits."""
+    return np.log([r["timing"]["train_time_s"] / max(1, r["tokens_trained"]) for r in runs])
+
+
 def fit_time_model(runs: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """Coefficients (a, b, c) of ln(seconds per training token); see the module docstring."""
     A = _time_design([r["hparams"] for r in runs])
-    y = np.log([r["timing"]["train_time_s"] / max(1, r["tokens_trained"]) for r in runs])
+    y = time_target(runs)
     if len(runs) < 3:
         return np.array([float(np.mean(y)), 0.0, 0.0])
     return np.linalg.lstsq(A, y, rcond=None)[0]

@@ -96,8 +96,10 @@ import numpy as np
 
 from carps_like.estimate import fmt_seconds
 
+from .train import SCHEDULES
+
 SCHEMA_VERSION = 1
-SCHEDULE_CHOICES = ["cosine", "linear", "constant", "wsd"]
+SCHEDULE_CHOICES = list(SCHEDULES)  # a list, as the manifests have always written it
 
 
 def _ranges(learning_rate: tuple, batch_size: tuple, d_model: list[int], n_layers: tuple) -> dict[str, tuple]:

@@ -64,7 +64,7 @@ recorded the data; validation time excluded.
 
 Noise: deterministic by default (the surrogate's mean prediction). `noise` > 0 multiplies the whole
 curve by exp(noise * s * z), z ~ N(0, 1), s the pooled seed spread of ln(final loss) measured on the
-configurations run with 3 seeds (noise = 1: the measured spread); z is drawn from (seed, configuration)
+configurations run with several seeds whose seeds all converged (noise = 1: the measured spread); z is drawn from (seed, configuration)
 when `seed` is given (repeatable; the same draw at every fidelity, so curves stay monotone) and
 unseeded otherwise; the loss stays at most ln 256.
 """
