@@ -66,6 +66,11 @@ def test_the_summary_takes_each_cell_at_its_own_best_learning_rate():
     assert ("best 128 tokens per batch (2 sequences), interior, but not told apart from the smallest batch tried "
             "(64 tokens); within the seeds' noise of it (2 sd of a difference, seed sd 0.0283): 64, 128 tokens per "
             "batch") in unresolved
+    # a grid that starts above one sequence: its first cell is the smallest batch tried, not an interior optimum
+    smallest = bp.render(bp.summary([_record(16, 32, 1e-3, 0, 1.8), _record(16, 64, 1e-3, 0, 1.9),
+                                     _record(16, 128, 1e-3, 0, 2.0)]))
+    assert smallest.endswith("best 32 tokens per batch (2 sequences), at the smallest batch tried (the range starts at "
+                             "one sequence; smaller batches were not run); no seed noise measured (one seed)")
     lower = bp.render(bp.summary([_record(16, 16, 1e-3, 0, 1.8), _record(16, 32, 1e-3, 0, 1.9)]))
     assert lower.endswith("best 16 tokens per batch (1 sequence), at the lower bound (one sequence); "
                           "no seed noise measured (one seed)")

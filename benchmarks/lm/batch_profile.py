@@ -120,6 +120,8 @@ def render(rows: Sequence[dict[str, Any]]) -> str:
         near = [r for r in cells if r["loss"] - best["loss"]
                 <= 2 * sd * math.sqrt(1 / len(best["losses"]) + 1 / len(r["losses"]))]  # none when sd is NaN
         where = ("at the lower bound (one sequence)" if best["batch_size"] == 1 else
+                 "at the smallest batch tried (the range starts at one sequence; smaller batches were not run)"
+                 if best is cells[0] else
                  "at the upper end" if best is cells[-1] else
                  f"interior, but not told apart from the smallest batch tried ({cells[0]['tokens_per_batch']} "
                  "tokens)" if cells[0] in near else "interior")
