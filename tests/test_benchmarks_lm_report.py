@@ -106,7 +106,7 @@ def test_noise_that_depends_on_the_loss_is_measured_where_the_subset_lies(tmp_pa
     assert est["local_noise"] and np.mean(mu < 2.6) > 0.15  # the best quartile is all in the quiet region
     rng = np.random.default_rng(0)
     true = report.ceiling_of(mu, d.n_seeds, [rng.normal(0.0, sd(m), 3000) for m in mu])
-    pooled = report.ceiling_of(mu, d.n_seeds, report.seed_residuals(d)[0])
+    pooled = report.ceiling_of(mu, d.n_seeds, report.flat_residuals(report.residual_groups(d)[0]))
     assert est["subsets"][2]["spearman"] == pytest.approx(true[2]["spearman"], abs=0.1)
     assert pooled[2]["spearman"] < true[2]["spearman"] - 0.3  # the homoscedastic model would be far off
 
@@ -133,7 +133,7 @@ def test_sobol_stage_is_held_out_with_the_refine_configurations_always_in_traini
             r["config_id"] = "r" + r["config_id"][1:]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     d = sg.load_dataset(path)
-    sobol = report.sobol_stage(d)
+    sobol = ~d.from_refine
     assert sobol.sum() == 36
     cv = sg.cross_validate(d, "et", 3, held_out=sobol)
     assert np.isnan(cv["predictions"][~sobol]).all() and np.isfinite(cv["predictions"][sobol]).all()
@@ -200,7 +200,7 @@ def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch
     write_dataset(tmp_path / "runs-b.jsonl", n=32, n_multi=0, sd=0.03, seed=2)
     (tmp_path / "other.jsonl").write_text("")  # not a runs-*.jsonl file: not a dataset
     monkeypatch.setattr(sg, "DATA_DIR", tmp_path)
-    assert [p.name for p in report.default_datasets()] == ["runs-a.jsonl", "runs-b.jsonl"]
+    assert [p.name for p in sg.shipped_datasets()] == ["runs-a.jsonl", "runs-b.jsonl"]
     args = ["--models", "et", "--splits", "3"] + (["--markdown"] if markdown else [])
     assert report.main(args) == 0  # default: every runs-*.jsonl
     default_out, progress = capsys.readouterr()

@@ -141,7 +141,7 @@ def seed_noise(dataset: sg.Dataset) -> dict[str, float]:
     """Seed spread of ln(final loss) and the within-configuration share of the final-loss variance, both
     over the multi-seed configurations whose seeds all converged (the noise ceiling's set: a diverged seed
     would put its 1-2 nat jump into the share of the whole dataset)."""
-    groups, left_out = _residual_groups(dataset)
+    groups, left_out = residual_groups(dataset)
     first = [float(sg.target_curve(rs[0])[-1]) for rs in sg.group_by_config(dataset.runs).values()]
     total = float(np.var(first, ddof=1)) if len(first) > 1 else float("nan")
     within = float(np.mean([np.mean(r**2) for _, r in groups])) if groups else float("nan")  # r: scaled residuals
@@ -176,15 +176,7 @@ def quantile_fidelity(dataset: sg.Dataset, predictions: np.ndarray, subsets: Seq
     return rows
 
 
-def seed_residuals(dataset: sg.Dataset) -> tuple[np.ndarray, int, int]:
-    """Residuals of the final target over seeds (scaled to one seed's variance), from the configurations
-    with several seeds that all converged; how many configurations they come from; how many
-    multi-seed configurations were left out because some of their seeds diverged."""
-    groups, left_out = _residual_groups(dataset)
-    return _flat(groups), len(groups), left_out
-
-
-def _residual_groups(dataset: sg.Dataset) -> tuple[list[tuple[float, np.ndarray]], int]:
+def residual_groups(dataset: sg.Dataset) -> tuple[list[tuple[float, np.ndarray]], int]:
     """(mean final target, its seed residuals) per converged multi-seed configuration, in dataset order;
     the number of multi-seed configurations with a diverged seed."""
     groups, left_out = [], 0
@@ -199,7 +191,7 @@ def _residual_groups(dataset: sg.Dataset) -> tuple[list[tuple[float, np.ndarray]
     return groups, left_out
 
 
-def _flat(groups: list[tuple[float, np.ndarray]]) -> np.ndarray:
+def flat_residuals(groups: list[tuple[float, np.ndarray]]) -> np.ndarray:
     """Every group's residuals in one array, in group order."""
     return np.concatenate([r for _, r in groups]) if groups else np.zeros(0)
 
@@ -210,7 +202,7 @@ def local_pools(observed: np.ndarray, groups: list[tuple[float, np.ndarray]],
     whose mean target is nearest its observed target (dataset order kept). With no more multi-seed
     configurations than that, one pool for all: the flat residual array."""
     if len(groups) <= neighbours:
-        return _flat(groups)
+        return flat_residuals(groups)
     means = np.array([m for m, _ in groups])
     pools = []
     for y in np.asarray(observed, dtype=float):
@@ -290,8 +282,8 @@ def ceiling_of(truth: np.ndarray, n_seeds: np.ndarray, residuals: np.ndarray | l
 def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None) -> dict[str, Any]:
     """The noise ceiling of the final-budget rank correlations per best share (module docstring), over all
     configurations or those of the mask `among` (the noise measured on all)."""
-    groups, n_left_out = _residual_groups(dataset)
-    residuals, n_multi = _flat(groups), len(groups)
+    groups, n_left_out = residual_groups(dataset)
+    residuals, n_multi = flat_residuals(groups), len(groups)
     keep = slice(None) if among is None else np.asarray(among, dtype=bool)
     y, n_seeds = dataset.curves[keep, -1], np.asarray(dataset.n_seeds, dtype=int)[keep]
     pools = local_pools(y, groups)
@@ -353,16 +345,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def sobol_stage(dataset: sg.Dataset) -> np.ndarray:
-    """Mask of the configurations of the Sobol stage (every one the refine stage did not add)."""
-    return ~dataset.from_refine
-
-
 def sobol_stage_fidelity(dataset: sg.Dataset, n_splits: int = 5, model: str = sg.DEFAULT_MODEL) -> dict[str, Any] | None:
     """Fidelity on the Sobol stage's configurations, held out in folds with the refine configurations always
     in training: the same test configurations as before the refine stage, so the two can be compared. None
     for a dataset without a refine stage."""
-    sobol = sobol_stage(dataset)
+    sobol = ~dataset.from_refine  # the Sobol stage: every configuration the refine stage did not add
     if sobol.all() or not sobol.any():
         return None
     cv = sg.cross_validate(dataset, model, n_splits, held_out=sobol)
@@ -544,11 +531,6 @@ def render_check(check: dict[str, Any], markdown: bool, level: int = 2) -> list[
              f"{check['max_abs_error']:.3g}"), ""]
 
 
-def default_datasets() -> list[Path]:
-    """What the report covers without --dataset: every shipped run dataset."""
-    return sg.shipped_datasets()
-
-
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fidelity report of the LM surrogates (see the module docstring).")
     parser.add_argument("--dataset", type=Path, action="append", default=None,
@@ -561,7 +543,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     unknown = [m for m in models if m not in sg.MODELS]
     if unknown:
         parser.error(f"unknown models {unknown}; accepted: {', '.join(sg.MODELS)}")
-    paths = a.dataset or default_datasets()
+    paths = a.dataset or sg.shipped_datasets()
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing or not paths:
         parser.error(f"no such dataset: {', '.join(missing) or sg.DATA_DIR / 'runs-*.jsonl'}")
