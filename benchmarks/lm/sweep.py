@@ -147,7 +147,7 @@ def _instance(slice_name: str, band: str, log2_tokens: int) -> dict[str, Any]:
 #: tokens, 2.2 passes over the slice's training bytes) at the budget where the batch profile found the batch optimum
 #: interior (docs/tasks.md); its 264 runs took 130 CPU-minutes (two workers, 65 minutes on 2 cores, 2026-12-07), so
 #: one slice and band, not the full factorial
-INSTANCE_KEYS = [(sl, band, t) for sl in INSTANCE_SLICES for band in SIZE_BANDS for t in (16, 17)] + [("asyncio", "s", 20)]
+INSTANCE_KEYS = [(sl, band, t) for sl in INSTANCE_SLICES for band in SIZE_BANDS for t in (16, 17)] + [("asyncio", "s", 20), ("help", "s", 20)]
 #: instance name -> profile (a PROFILES entry with its corpus slice); name = <slice>-<band><log2 tokens>
 INSTANCES: dict[str, dict[str, Any]] = {f"{sl}-{band}{t}": _instance(sl, band, t) for sl, band, t in INSTANCE_KEYS}
 PROFILES.update(INSTANCES)
