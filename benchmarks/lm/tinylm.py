@@ -41,9 +41,9 @@ Instances (issue 22): besides the original instance above (profile `cpu`, data r
 unchanged), the family benchmarks.lm.sweep.INSTANCES: every combination of a corpus slice (help: the
 English help() text; asyncio: the asyncio package's Python source; benchmarks.lm.corpus.SLICES), a
 model-size band (s: d_model 32/64/96 x 1-2 layers; l: d_model 64/96/128 x 2-4 layers) and a token
-budget (2^16 or 2^17), named <slice>-<band><log2 tokens> (help-s16 ... asyncio-l17), and one long-run
-instance, asyncio-s20 (2^20 tokens, the budget at which the batch profile found an interior batch optimum:
-docs/tasks.md). Each has its own
+budget (2^16 or 2^17), named <slice>-<band><log2 tokens> (help-s16 ... asyncio-l17), and two long-run
+instances, asyncio-s20 and help-s20 (2^20 tokens, the budget at which the batch profile found the batch optimum
+leaving its bound: docs/tasks.md). Each has its own
 run dataset benchmarks/lm/data/runs-<instance>.jsonl (its own sweep, manifest with the slice's sha256,
 shipped gp kernel file) and its own surrogate (the same gp model, fitted on that data), and the four
 tasks
