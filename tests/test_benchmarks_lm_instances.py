@@ -210,7 +210,7 @@ def test_the_long_run_instance_has_its_batch_optimum_inside_the_range(datasets):
 
 
 def test_readme_lm_counts_are_the_data(datasets):
-    """The README's LM section states how many instances, runs, diverged runs and tasks there are (issue 22's
+    """The README's LM section (and docs/tasks.md's instance section) states how many instances, runs, diverged runs and tasks there are (issue 22's
     "done when"); it was hand-edited at every new instance, so a test keeps it equal to the shipped data."""
     from pathlib import Path
 
@@ -224,6 +224,8 @@ def test_readme_lm_counts_are_the_data(datasets):
     assert f"({len(tinylm.task_specs())} tinylm tasks in all)" in readme
     assert f"the CPU sweeps (all {runs + cpu.n_runs:,} runs)" in readme
     assert f"the original one ({cpu.n_runs} runs, {cpu.n_configs} configurations," in readme
+    tasks_md = " ".join((Path(__file__).resolve().parents[1] / "docs" / "tasks.md").read_text().split())
+    assert f"adds {len(INSTANCES)} **instances**" in tasks_md and f"`/mo`, `/momf` ({len(SPECS)} tasks," in tasks_md
 
 
 def test_manifests_say_whether_the_code_that_ran_had_uncommitted_changes(tmp_path, monkeypatch):
