@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.lm import batch_profile as bp
 from benchmarks.lm import surrogate as sg
-from benchmarks.lm.sweep import instance_dataset, manifest_path, read_runs
+from benchmarks.lm.sweep import CODE_KEYS, instance_dataset, manifest_path, read_runs
 
 
 def _record(seq: int, tpb: int, lr: float, seed: int, loss: float, diverged: bool = False, tokens: int = 2**16) -> dict:
@@ -94,7 +94,7 @@ def test_a_real_profile_runs_resumes_and_summarizes(tmp_path, capsys):
     assert [g["tokens"] for g in manifest["grids"]] == [1024, 2048] and manifest["n_runs"] == 4
     assert "2048 tokens, seq_len 32: best" in capsys.readouterr().out
     # each grid keeps the revision it was first run with; rerunning it later neither repeats nor re-dates it
-    assert all(set(bp.CODE_KEYS) <= set(g) for g in manifest["grids"])
+    assert all(set(CODE_KEYS) <= set(g) for g in manifest["grids"])
     manifest["grids"][0]["git_revision"] = "0" * 40
     manifest_path(out).write_text(json.dumps(manifest))
     assert bp.main(args) == 0

@@ -38,7 +38,6 @@ DEFAULT_TOKENS_PER_BATCH = (16, 32, 64, 128, 256)
 DEFAULT_LR_FACTORS = (0.5, 1.0, 2.0, 4.0)
 DEFAULT_SEEDS = (0, 1)
 CHECKPOINTS = 7  # validation checkpoints per run, as in the instances' sweep
-CODE_KEYS = sw.CODE_KEYS  # a grid's provenance keys (not part of what the grid is): the code it was first run with
 
 
 def profile_path(instance: str) -> Path:
@@ -153,7 +152,7 @@ def run_profile(out: Path, instance: str, seq_lens: Sequence[int], tokens_per_ba
     grid = {"seq_lens": list(seq_lens), "tokens_per_batch": list(tokens_per_batch), "lr_factors": list(lr_factors),
             "seeds": list(seeds), "tokens": planned[0]["tokens"]}
     # each grid keeps the code revision it was first run with (the manifest's own git_revision is the last writer's)
-    known = [{k: v for k, v in g.items() if k not in CODE_KEYS} for g in stored.get("grids", [])]
+    known = [{k: v for k, v in g.items() if k not in sw.CODE_KEYS} for g in stored.get("grids", [])]
     grids = stored.get("grids", []) + ([{**grid, **sw.code_state()}] if grid not in known else [])
     prof = sw.INSTANCES[instance]
     meta = {"profile": instance, "instance": instance, "slice": prof["slice"], "band": prof["band"],

@@ -89,7 +89,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ConfigSpace import Categorical, ConfigurationSpace, Float, Integer, OrdinalHyperparameter
+from ConfigSpace import ConfigurationSpace
 
 from carps_like.catalog import TaskSpec
 from carps_like.objective import ObjectiveFunction, ObjectiveMetadata
@@ -97,8 +97,8 @@ from carps_like.types import Evaluation, Fidelity, Objective
 
 from .corpus import CORPUS_NAME, expected_sha256
 from .model import flops_per_token, non_embedding_params
-from .sweep import PROFILES
-from .train import DEFAULTS, DIVERGED_LOSS
+from .sweep import PROFILES, hyperparameter
+from .train import DIVERGED_LOSS
 
 #: training hyperparameters every live task tunes, in ConfigSpace order
 TRAINING_HPS = ("learning_rate", "batch_size", "warmup_fraction", "weight_decay", "beta2", "schedule")
@@ -125,29 +125,6 @@ def _live_profiles() -> dict[str, dict[str, Any]]:
 
 
 LIVE_PROFILES = _live_profiles()
-
-
-def hyperparameter(name: str, spec: tuple):
-    """A ConfigSpace hyperparameter for a sweep range spec (kinds as in benchmarks.lm.sweep._map), default = the
-    trainer's default clipped into the range; the one builder of the live and the surrogate tasks' spaces."""
-    kind, *args = spec
-    default = DEFAULTS.get(name)
-    if kind == "choice":
-        values = list(args[0])
-        default = default if default in values else values[0]
-        if all(isinstance(v, int) for v in values):
-            return OrdinalHyperparameter(name, values, default_value=default)
-        return Categorical(name, values, default=default)
-    lo, hi = args
-    default = min(max(default, lo), hi)
-    if kind in ("log", "int_log"):
-        cls = Float if kind == "log" else Integer
-        return cls(name, (lo, hi), log=True, default=default)
-    if kind in ("uniform", "log1m"):  # log1m: no 1 - x log scale in ConfigSpace (module docstring)
-        return Float(name, (lo, hi), default=default)
-    if kind == "int":
-        return Integer(name, (lo, hi), default=int(default))
-    raise ValueError(f"unknown range kind {kind!r} for {name}")
 
 
 class TinyLMLive(ObjectiveFunction):

@@ -190,6 +190,33 @@ def _map(u: float, spec: tuple) -> Any:
     raise ValueError(f"unknown range kind {kind!r}")
 
 
+def hyperparameter(name: str, spec: tuple):
+    """A ConfigSpace hyperparameter for a range spec (the kinds of `_map`), default = the trainer's default
+    clipped into the range: the one builder of the live and the surrogate tasks' spaces, next to the ranges."""
+    from ConfigSpace import Categorical, Float, Integer, OrdinalHyperparameter
+
+    from .train import DEFAULTS
+
+    kind, *args = spec
+    default = DEFAULTS.get(name)
+    if kind == "choice":
+        values = list(args[0])
+        default = default if default in values else values[0]
+        if all(isinstance(v, int) for v in values):
+            return OrdinalHyperparameter(name, values, default_value=default)
+        return Categorical(name, values, default=default)
+    lo, hi = args
+    default = min(max(default, lo), hi)
+    if kind in ("log", "int_log"):
+        cls = Float if kind == "log" else Integer
+        return cls(name, (lo, hi), log=True, default=default)
+    if kind in ("uniform", "log1m"):  # log1m: no 1 - x log scale in ConfigSpace (module docstring)
+        return Float(name, (lo, hi), default=default)
+    if kind == "int":
+        return Integer(name, (lo, hi), default=int(default))
+    raise ValueError(f"unknown range kind {kind!r} for {name}")
+
+
 def sobol_points(profile: str, n: int, sobol_seed: int = 0) -> np.ndarray:
     """The first n points of the profile's scrambled Sobol sequence in the unit cube (n, dimensions)."""
     from scipy.stats import qmc
@@ -245,6 +272,13 @@ def git_revision() -> str | None:
     return _git("rev-parse", "HEAD") or None
 
 
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from HEAD (so the code that ran is not exactly `git_revision`); untracked
+    files, such as the dataset being written, do not count. None outside a git checkout."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
+
 #: the manifest keys that say which code ran (benchmarks.lm.batch_profile records them per grid too)
 CODE_KEYS = ("git_revision", "git_dirty")
 
@@ -252,13 +286,6 @@ CODE_KEYS = ("git_revision", "git_dirty")
 def code_state() -> dict[str, Any]:
     """The CODE_KEYS now: HEAD's commit and whether tracked files differ from it."""
     return {"git_revision": git_revision(), "git_dirty": git_dirty()}
-
-
-def git_dirty() -> bool | None:
-    """Whether tracked files differ from HEAD (so the code that ran is not exactly `git_revision`); untracked
-    files, such as the dataset being written, do not count. None outside a git checkout."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return None if status is None else bool(status)
 
 
 def manifest_path(out: Path) -> Path:

@@ -84,9 +84,8 @@ from carps_like.objective import ObjectiveFunction, ObjectiveMetadata
 from carps_like.types import Evaluation, Fidelity, Objective
 
 from . import surrogate as sg
-from .live import hyperparameter
 from .model import flops_per_token
-from .sweep import INSTANCES, PROFILES, instance_dataset
+from .sweep import INSTANCES, PROFILES, hyperparameter, instance_dataset
 from .train import DIVERGED_LOSS, FIDELITY_SEMANTICS
 
 PROFILE = "cpu"
