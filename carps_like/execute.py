@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from . import plan
+from . import lifeline, plan
 from .errors import UserError
 
 WORKER_DIED = 3
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redo", action="store_true")
     parser.add_argument("--retry-failed", action="store_true")
     args = parser.parse_args(argv)
+    lifeline.watch_study()
     os.environ.setdefault("PYTHONHASHSEED", "0")  # workers inherit it (SMAC's set order; carps_like.run)
     cells = plan.load(args.plan)
     jobs = min(args.jobs or os.cpu_count() or 1, max(len(cells), 1))

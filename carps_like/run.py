@@ -14,7 +14,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from . import registry
+from . import lifeline, registry
 from .errors import UserError
 from .experiment import run_cell
 
@@ -103,6 +103,7 @@ def cli() -> None:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    lifeline.watch_study()
     main()
 
 

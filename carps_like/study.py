@@ -33,6 +33,7 @@ from pathlib import Path
 from . import plan, registry
 from .errors import UserError
 from .execute import WORKER_DIED  # a local launch whose worker process died
+from .lifeline import STUDY_PID_VARIABLE
 from .progress import ProgressMonitor
 from .store import RUN_FILE, check_writable, lock_reason, read_run_json, read_trials, run_dir, write_json_atomic
 from .task import Budget
@@ -286,13 +287,15 @@ def _interrupted(signum, frame) -> None:
 class Launches:
     """Starts Hydra launches, each in a session (process group) of its own, and ends whatever a
     launch started once it exits or the study is interrupted: loky workers outlive a launch
-    process that is killed, and would go on running (and writing) runs after the study ended."""
+    process that is killed, and would go on running (and writing) runs after the study ended. A study
+    killed outright cannot do this; its launches then end themselves (carps_like.lifeline)."""
 
     def __init__(self, env: dict) -> None:
         self.env, self.procs = env, []
 
     def start(self, cmd: list[str]) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, env=self.env, start_new_session=True)
+        env = {**self.env, STUDY_PID_VARIABLE: str(os.getpid())}  # the launch ends itself if the study dies
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
         self.procs.append(proc)
         return proc
 

@@ -133,6 +133,45 @@ def test_an_interrupt_stops_every_process_of_the_study(tmp_path, how):
                 pass
 
 
+def test_a_killed_study_leaves_no_process_running(tmp_path):
+    """SIGKILL to the study alone (the out-of-memory killer, `kill -9`): it cannot stop its launches, so
+    each launch ends itself and its workers once its parent is gone (carps_like.lifeline); before,
+    they ran on, holding the runs' locks. The runs keep their recorded trials and resume."""
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("needs /proc to find the study's processes")
+    marker = uuid.uuid4().hex
+    env = {**_env(tmp_path, {"slow": _faulty(sleep=0.05).format(name="slow")}), "FAULT_MARKER": marker}
+    out = tmp_path / "runs"
+    args = ("--optimizer", "slow", "--seeds", "2", "--n-trials", "1000000", "--jobs", "2", "--out", str(out))
+    study = subprocess.Popen(_study(*args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300  # a guard against a hung start, not a timing assertion
+        while [_meta(out, "slow", s).get("status") for s in (1, 2)] != ["running", "running"]:
+            assert study.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        study.kill()
+        study.wait(timeout=60)
+        deadline = time.monotonic() + 60  # the launches poll their parent; a bound, not a timing assertion
+        while _marked(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _marked(marker) == [], "processes left running after the study was killed"
+        trials = out / "default" / "slow" / "toy" / "bb" / "seed_1" / "trials.jsonl"
+        recorded = len(trials.read_text().splitlines())
+        assert recorded > 0
+        resumed = subprocess.run(_study(*args[:-6], "--n-trials", str(recorded + 2), "--jobs", "1", "--out", str(out)),
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert [_meta(out, "slow", s).get("status") for s in (1, 2)] == ["complete", "complete"]
+    finally:
+        study.kill() if study.poll() is None else None
+        for line in _marked(marker):
+            try:
+                os.kill(int(line.split(":")[0]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 def test_make_run_keeps_the_exit_status_apart(tmp_path):
     """make exits 2 whenever a command fails; EXIT_STATUS=<file> tells bad input (2) from a failed
