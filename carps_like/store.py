@@ -74,9 +74,16 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, default=_json_default, allow_nan=True)
 
 
+def _private_sibling(path: Path, suffix: str) -> Path:
+    """A name beside `path` that no other process or thread uses: host, pid and thread. The host
+    matters on a shared file system, where jobs on two nodes (containers, above all) often have
+    the same pid: one's temporary lock file would be overwritten by the other's."""
+    return path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.{threading.get_ident()}.{suffix}")
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write to a temporary file in the same directory, fsync, then rename over the target."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _private_sibling(path, "tmp")
     with open(tmp, "w") as fh:
         fh.write(json.dumps(data, default=_json_default, indent=1, allow_nan=True))
         fh.flush()
@@ -196,7 +203,7 @@ def _create_lock(lock: Path, text: str) -> bool:
     """Create `lock` holding `text`, atomically and exclusively: write a temporary file, then
     hard-link it to the lock path (link fails if the lock exists). A kill or a full disk leaves no
     lock at all, never an empty one. False if a lock exists."""
-    tmp = lock.with_name(f".{lock.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = _private_sibling(lock, "tmp")
     try:
         with open(tmp, "w") as fh:
             fh.write(text)
@@ -215,7 +222,7 @@ def _remove_if_unchanged(lock: Path, seen: bytes) -> bool:
     """Remove the lock if it still holds `seen`. Another process may have taken it over since we
     read it: move it aside, compare, and put a fresh lock back (only a third process creating a
     lock in the microseconds between could still slip in; plain files allow no tighter check)."""
-    aside = lock.with_name(f".{lock.name}.{os.getpid()}.{threading.get_ident()}.stale")
+    aside = _private_sibling(lock, "stale")
     try:
         os.rename(lock, aside)
     except FileNotFoundError:
@@ -390,7 +397,7 @@ def write_trials_parquet(path: Path, rows: list[dict], meta: dict) -> None:
 
     schema = trial_arrow_schema().with_metadata({"carps_like_run": dumps({k: v for k, v in meta.items() if k != "status"})})
     table = pa.Table.from_pylist(trial_table_rows(meta, rows), schema=schema)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _private_sibling(path, "tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
 

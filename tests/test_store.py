@@ -99,6 +99,32 @@ def test_a_lock_from_another_host_is_taken_over_only_when_stale(tmp_path):
     assert again.action == "ran" and again.status == "complete" and not lock.exists()
 
 
+def test_two_hosts_with_the_same_pid_lock_a_run_once_and_cleanly(tmp_path, monkeypatch):
+    """On a shared file system, jobs on two nodes often have the same pid (containers). Node B
+    takes the lock while node A is between writing its temporary lock file and linking it: A must
+    see the lock taken (and leave the run to B), not fail with "cannot write the lock" because B
+    wrote and removed a temporary file of the same name."""
+    import socket
+
+    from carps_like import store
+
+    host, real_link, turns = ["node-a"], os.link, []
+    monkeypatch.setattr(socket, "gethostname", lambda: host[0])
+
+    def interleaved_link(src, dst):
+        if not turns:  # node A is about to link: node B (same pid, same thread) runs first
+            turns.append(src)
+            host[0] = "node-b"
+            assert store._create_lock(tmp_path / LOCK_FILE, "B")
+            host[0] = "node-a"
+        return real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", interleaved_link)
+    assert store._create_lock(tmp_path / LOCK_FILE, "A") is False
+    assert (tmp_path / LOCK_FILE).read_text() == "B"
+    assert [p.name for p in tmp_path.iterdir()] == [LOCK_FILE]  # no temporary file left
+
+
 def test_a_live_run_keeps_its_lock_fresh(tmp_path, monkeypatch):
     import carps_like.store as store
 
