@@ -194,6 +194,29 @@ def test_quantile_fidelity_counts_and_where_a_model_ranks_badly(tmp_path):
     assert tiny["n"] == 2 and math.isnan(tiny["spearman"])  # too few configurations: n/a, count shown
 
 
+def test_the_summary_says_on_how_many_datasets_the_fidelity_reaches_its_ceiling():
+    """The fidelity goal (issue 22: the best decile's Spearman within 0.05 of the noise ceiling) is a
+    statement over datasets: the summary counts them and gives the mean shortfall, from unrounded
+    figures, leaving out datasets without a figure or a ceiling."""
+    def q(*spearman):
+        return [{"subset": label, "spearman": v} for (label, _), v in zip(report.SUBSETS, spearman)]
+
+    def c(*spearman):
+        return {"subsets": [{"subset": label, "spearman": v} for (label, _), v in zip(report.SUBSETS, spearman)]}
+
+    pairs = [(q(0.97, 0.80, 0.70), c(0.98, 0.90, 0.7499)),   # decile within 0.05 (0.0499)
+             (q(0.95, 0.60, 0.40), c(0.99, 0.88, 0.83)),     # decile 0.43 short
+             (q(0.96, 0.85, 0.90), c(0.97, 0.86, 0.80)),     # decile above its ceiling: within, shortfall -0.10
+             (q(0.90, 0.50, math.nan), c(0.95, 0.70, 0.60))]  # too few configurations for a decile figure
+    gaps = {g["subset"]: g for g in report.ceiling_gaps(pairs)}
+    assert (gaps["top 10 %"]["within"], gaps["top 10 %"]["n"]) == (2, 3)
+    assert gaps["top 10 %"]["mean_shortfall"] == pytest.approx((0.0499 + 0.43 - 0.10) / 3)
+    assert (gaps["all"]["within"], gaps["all"]["n"]) == (4, 4)
+    assert (gaps["top 25 %"]["within"], gaps["top 25 %"]["n"]) == (1, 4)
+    line = report.gap_line(pairs)
+    assert "top 10 % 2 of 3 (mean shortfall 0.127)" in line and "all 4 of 4" in line
+
+
 @pytest.mark.parametrize("markdown", [False, True])
 def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch, capsys, markdown):
     write_dataset(tmp_path / "runs-a.jsonl", n=40, n_multi=8, sd=0.03, seed=1)
@@ -225,6 +248,7 @@ def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch
             assert cells[1:4] == [str(n + (16 if name == "runs-a" else 0)), str(n), "0"]  # no refine stage
             assert [cells[6], cells[9], cells[12]] == [str(n), str(math.ceil(n / 4)), str(math.ceil(n / 10))]
         assert "ceiling" in summary and "Spearman top 10 %" in summary
+        assert "within 0.05 of the noise ceiling, datasets: all 0 of 1" in summary  # runs-b has no ceiling
         for section, name in zip(sections, order):
             assert "by quantile of the target" in section and "noise ceiling" in section
             assert ("| noise ceiling |" in section) == markdown
