@@ -93,6 +93,16 @@ def _marked(marker: str) -> list[str]:
     return found
 
 
+def _kill_all(study: subprocess.Popen, marker: str) -> None:
+    """SIGKILL the study and every process with `marker` in its environment."""
+    study.kill() if study.poll() is None else None
+    for line in _marked(marker):
+        try:
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.mark.parametrize("how", ["ctrl-c", "sigint", "sigterm"])
 def test_an_interrupt_stops_every_process_of_the_study(tmp_path, how):
     """Ctrl-C (SIGINT to the study's process group, as a terminal sends it), SIGINT or SIGTERM to
@@ -125,12 +135,7 @@ def test_an_interrupt_stops_every_process_of_the_study(tmp_path, how):
         assert "interrupted" in err and "Traceback" not in err, err
         assert "complete" not in [_meta(out, "slow", s).get("status") for s in (1, 2, 3, 4)]
     finally:  # whatever an old study left behind
-        study.kill() if study.poll() is None else None
-        for line in _marked(marker):
-            try:
-                os.kill(int(line.split(":")[0]), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_all(study, marker)
 
 
 def test_a_killed_study_leaves_no_process_running(tmp_path):
@@ -164,12 +169,7 @@ def test_a_killed_study_leaves_no_process_running(tmp_path):
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert [_meta(out, "slow", s).get("status") for s in (1, 2)] == ["complete", "complete"]
     finally:
-        study.kill() if study.poll() is None else None
-        for line in _marked(marker):
-            try:
-                os.kill(int(line.split(":")[0]), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_all(study, marker)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
