@@ -157,6 +157,34 @@ def dataclasses_replace_sobol(d, keep):
                                diverged_share=d.diverged_share[keep], n_seeds=d.n_seeds[keep])
 
 
+def test_the_noise_model_predicts_the_seed_agreement_unless_seeds_share_noise(tmp_path):
+    """With independent seed noise the noise model's seed agreement matches the observed one; when every
+    configuration's seed 0 is off by the same amount (noise shared across configurations, as a seed's data
+    order is in a sweep), the observed agreement does not change (the offset reorders nothing) but the
+    model, which counts the offset as independent noise, predicts less: the check shows the ceiling too low."""
+    write_dataset(tmp_path / "runs-indep.jsonl", n=200, n_multi=120, sd=0.03, seed=5)
+    shared = []
+    for line in (tmp_path / "runs-indep.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["seed"] == 0:
+            r["val_loss"] = [v + 0.1 for v in r["val_loss"]]
+            r["final_val_loss"] = r["val_loss"][-1]
+        shared.append(json.dumps(r) + "\n")
+    (tmp_path / "runs-shared.jsonl").write_text("".join(shared))
+    counts = [60, 20]
+    indep, common = (sg.load_dataset(tmp_path / f"runs-{n}.jsonl") for n in ("indep", "shared"))
+    observed = [a["spearman"] for a in report.seed_agreement(indep, counts)]
+    assert [a["spearman"] for a in report.seed_agreement(common, counts)] == pytest.approx(observed)
+    model = report.modelled_seed_agreement(indep, counts)
+    for o, m in zip(observed, model):
+        assert abs(o - m["spearman"]) < 2.5 * m["spearman_sd"] + 0.05, (observed, model)
+    offset = report.modelled_seed_agreement(common, counts)
+    assert all(m["spearman"] < i["spearman"] for m, i in zip(offset, model)), (model, offset)
+    assert observed[0] - offset[0]["spearman"] > 3 * offset[0]["spearman_sd"], (observed, offset)  # best 60: clear
+    assert [m["n"] for m in report.modelled_seed_agreement(indep, [500, 2])] == [500, 2]
+    assert all(math.isnan(m["spearman"]) for m in report.modelled_seed_agreement(indep, [500, 2]))
+
+
 def test_few_multi_seed_configurations_share_one_pool():
     groups = [(2.0 + i, np.array([0.1 * i, -0.1 * i])) for i in range(report.NOISE_NEIGHBOURS)]
     assert isinstance(report.local_pools(np.array([1.0, 9.0]), groups), np.ndarray)  # one pool: as before
@@ -216,6 +244,17 @@ def test_the_summary_says_on_how_many_datasets_the_fidelity_reaches_its_ceiling(
     line = report.gap_line(pairs)
     assert "top 10 % 2 of 3 (mean shortfall 0.127)" in line and "all 4 of 4" in line
 
+    def check(observed, model):  # per share: observed Spearman; model (mean, sd)
+        return {"check": {"observed": [{"spearman": o} for o in observed],
+                          "model": [{"spearman": m, "spearman_sd": sd} for m, sd in model]}}
+
+    nan = math.nan
+    ceilings = [check([nan, 0.86, 0.57], [(nan, nan), (0.71, 0.08), (0.12, 0.20)]),  # 1.9 sd, 2.25 sd above
+                check([nan, 0.84, 0.56], [(nan, nan), (0.80, 0.07), (0.52, 0.14)]),  # consistent
+                {"subsets": []}]                                                      # no check: not counted
+    assert report.ceiling_check_line(ceilings).endswith("top 25 % 0 of 2; top 10 % 1 of 2")
+    assert "n/a" in report.ceiling_check_line([{"subsets": []}])
+
 
 @pytest.mark.parametrize("markdown", [False, True])
 def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch, capsys, markdown):
@@ -249,6 +288,7 @@ def test_report_has_a_summary_then_one_section_per_dataset(tmp_path, monkeypatch
             assert [cells[6], cells[9], cells[12]] == [str(n), str(math.ceil(n / 4)), str(math.ceil(n / 10))]
         assert "ceiling" in summary and "Spearman top 10 %" in summary
         assert "within 0.05 of the noise ceiling, datasets: all 0 of 1" in summary  # runs-b has no ceiling
+        assert "noise model check, datasets whose seeds 0 and 1 agree" in summary
         for section, name in zip(sections, order):
             assert "by quantile of the target" in section and "noise ceiling" in section
             assert ("| noise ceiling |" in section) == markdown
