@@ -603,7 +603,7 @@ def render_quantiles(dataset: sg.Dataset, results: list[dict[str, Any]], ceiling
     agree = check["observed"]
     rows.append(["seed 0 vs seed 1", *(_f(a[metric], 2) for metric in ("spearman", "kendall") for a in agree)])
     modelled = check["model"]
-    rows.append(["seed 0 vs seed 1, noise model (sd)", *(f"{_f(a['spearman'], 2)} ({_f(a['spearman_sd'], 2)})"
+    rows.append(["seed 0 vs seed 1, noise model (sd)", *(_f(a['spearman'], 2) + ("" if math.isnan(a["spearman"]) else f" ({_f(a['spearman_sd'], 2)})")
                                                        for a in modelled), *([""] * len(modelled))])
     left = ceiling.get("n_left_out_diverged", 0)
     left_note = (f"; {left} multi-seed configuration{'s' if left != 1 else ''} with a diverged seed left out"
