@@ -24,6 +24,18 @@ SEEDS = [1, 2]
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def ray_temp_root():
+    """Ray keeps a session directory under its temp root (/tmp/ray by default) for every start and never
+    removes it: each test run left one behind. Here the root is a directory of this module's, removed
+    after it (short, under /tmp: Ray's unix socket paths are limited to 107 bytes)."""
+    root, old = tempfile.mkdtemp(prefix="ray", dir="/tmp"), os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = root
+    yield root
+    os.environ.pop("RAY_TMPDIR") if old is None else os.environ.__setitem__("RAY_TMPDIR", old)
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def _study(out: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "carps_like.study", "--optimizer", "randomsearch", "--task", ",".join(TASKS),
            "--seeds", ",".join(map(str, SEEDS)), "--n-trials", "5", "--out", str(out), *args]
