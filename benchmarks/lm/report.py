@@ -399,7 +399,7 @@ def ceiling_gaps(pairs: Sequence[tuple[list[dict[str, Any]], dict[str, Any]]],
     (ceiling - Spearman; one dataset's ceiling moves by its sd, the mean over several much less). Datasets
     without a figure or a ceiling are not counted."""
     out = []
-    for i, (label, share) in enumerate(SUBSETS):
+    for i, (label, _) in enumerate(SUBSETS):
         gaps = [c["subsets"][i]["spearman"] - q[i]["spearman"] for q, c in pairs
                 if not (math.isnan(q[i]["spearman"]) or math.isnan(c["subsets"][i]["spearman"]))]
         out.append({"subset": label, "n": len(gaps), "within": sum(g <= margin for g in gaps),
@@ -565,11 +565,10 @@ def modelled_seed_agreement(dataset: sg.Dataset, counts: Sequence[int], draws: i
     over draws). The model takes every configuration's noise as independent of every other's; where seeds share
     noise across configurations (a seed's data order is the same in every configuration of a sweep) the
     observed agreement comes out above this, and the ceiling is too low."""
-    nan = [{"n": k, "spearman": math.nan, "spearman_sd": math.nan} for k in counts]
     groups, _ = residual_groups(dataset)
-    idx, pairs = _two_seed_pairs(dataset)
+    idx = _two_seed_pairs(dataset)[0]
     if not groups or not np.any(flat_residuals(groups) != 0) or len(idx) == 0:
-        return nan
+        return [{"n": k, "spearman": math.nan, "spearman_sd": math.nan} for k in counts]
     y, n_seeds = dataset.curves[:, -1], np.asarray(dataset.n_seeds, dtype=int)
     pools = local_pools(y, groups)
     truth = deconvolve(y, n_seeds, pools, np.random.default_rng(CEILING_SEED + 1))[idx]
@@ -602,9 +601,9 @@ def render_quantiles(dataset: sg.Dataset, results: list[dict[str, Any]], ceiling
                                      "model": modelled_seed_agreement(dataset, counts)}
     agree = check["observed"]
     rows.append(["seed 0 vs seed 1", *(_f(a[metric], 2) for metric in ("spearman", "kendall") for a in agree)])
-    modelled = check["model"]
-    rows.append(["seed 0 vs seed 1, noise model (sd)", *(_f(a['spearman'], 2) + ("" if math.isnan(a["spearman"]) else f" ({_f(a['spearman_sd'], 2)})")
-                                                       for a in modelled), *([""] * len(modelled))])
+    modelled = [_f(a["spearman"], 2) + ("" if math.isnan(a["spearman"]) else f" ({_f(a['spearman_sd'], 2)})")
+                for a in check["model"]]
+    rows.append(["seed 0 vs seed 1, noise model (sd)", *modelled, *([""] * len(modelled))])
     left = ceiling.get("n_left_out_diverged", 0)
     left_note = (f"; {left} multi-seed configuration{'s' if left != 1 else ''} with a diverged seed left out"
                  if left else "")
