@@ -291,11 +291,11 @@ class Launches:
     killed outright cannot do this; its launches then end themselves (carps_like.lifeline)."""
 
     def __init__(self, env: dict) -> None:
-        self.env, self.procs = env, []
+        self.env = {**env, STUDY_PID_VARIABLE: str(os.getpid())}  # a launch ends itself if the study dies
+        self.procs = []
 
     def start(self, cmd: list[str]) -> subprocess.Popen:
-        env = {**self.env, STUDY_PID_VARIABLE: str(os.getpid())}  # the launch ends itself if the study dies
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, env=self.env, start_new_session=True)
         self.procs.append(proc)
         return proc
 

@@ -299,17 +299,19 @@ def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None) -> dict[
     out: dict[str, Any] = {"n_multi_seed_configs": n_multi, "n_left_out_diverged": n_left_out,
                            "n_residuals": len(residuals),
                            "noise_sd": float(np.sqrt(np.mean(residuals ** 2))) if len(residuals) else math.nan}
+    truth = None
     if n_multi == 0 or not np.any(residuals != 0):
         out["subsets"] = [{"subset": label, "share": share, "n": subset_size(len(y), share), "spearman": math.nan,
                            "kendall": math.nan, "spearman_sd": math.nan, "kendall_sd": math.nan}
                           for label, share in SUBSETS]
-        return out
-    out["local_noise"] = not isinstance(pools, np.ndarray)
-    truth = deconvolve(y, n_seeds, pools, np.random.default_rng(CEILING_SEED + 1))
-    out["subsets"] = ceiling_of(truth, n_seeds, pools)
-    if among is None:  # its check: seed 0 vs seed 1, observed and as the noise model predicts it
+    else:
+        out["local_noise"] = not isinstance(pools, np.ndarray)
+        truth = deconvolve(y, n_seeds, pools, np.random.default_rng(CEILING_SEED + 1))
+        out["subsets"] = ceiling_of(truth, n_seeds, pools)
+    if among is None:  # its check: seed 0 vs seed 1, observed and as this noise model predicts it
         counts = [c["n"] for c in out["subsets"]]
-        out["check"] = {"observed": seed_agreement(dataset, counts), "model": modelled_seed_agreement(dataset, counts)}
+        out["check"] = {"observed": seed_agreement(dataset, counts),
+                        "model": modelled_seed_agreement(dataset, counts, model=None if truth is None else (truth, pools))}
     return out
 
 
@@ -558,20 +560,24 @@ def seed_agreement(dataset: sg.Dataset, counts: Sequence[int]) -> list[dict[str,
 
 
 def modelled_seed_agreement(dataset: sg.Dataset, counts: Sequence[int], draws: int = CEILING_DRAWS,
-                            seed: int = CEILING_SEED + 2) -> list[dict[str, Any]]:
+                            seed: int = CEILING_SEED + 2, model: tuple | None = None) -> list[dict[str, Any]]:
     """What the ceiling's noise model predicts for seed_agreement: each configuration run with both seeds gets
     its deconvolved true mean plus two independent single-seed draws from its residual pool, the k best by
     their mean are taken and the two draws rank-correlated, as seed_agreement does with the runs (mean and sd
     over draws). The model takes every configuration's noise as independent of every other's; where seeds share
     noise across configurations (a seed's data order is the same in every configuration of a sweep) the
-    observed agreement comes out above this, and the ceiling is too low."""
-    groups, _ = residual_groups(dataset)
+    observed agreement comes out above this, and the ceiling is too low. `model`: the ceiling's (truth,
+    pools) over all configurations, as noise_ceiling computed them; None: computed here the same way."""
+    if model is None:
+        groups, _ = residual_groups(dataset)
+        y, n_seeds = dataset.curves[:, -1], np.asarray(dataset.n_seeds, dtype=int)
+        pools = local_pools(y, groups)
+        if groups and np.any(flat_residuals(groups) != 0):
+            model = (deconvolve(y, n_seeds, pools, np.random.default_rng(CEILING_SEED + 1)), pools)
     idx = _two_seed_pairs(dataset)[0]
-    if not groups or not np.any(flat_residuals(groups) != 0) or len(idx) == 0:
+    if model is None or len(idx) == 0:
         return [{"n": k, "spearman": math.nan, "spearman_sd": math.nan} for k in counts]
-    y, n_seeds = dataset.curves[:, -1], np.asarray(dataset.n_seeds, dtype=int)
-    pools = local_pools(y, groups)
-    truth = deconvolve(y, n_seeds, pools, np.random.default_rng(CEILING_SEED + 1))[idx]
+    truth, pools = model[0][idx], model[1]
     pools = pools if isinstance(pools, np.ndarray) else [pools[i] for i in idx]
     rng, one = np.random.default_rng(seed), np.ones(len(idx), dtype=int)
     s0, s1 = truth + _noise(rng, pools, one, draws), truth + _noise(rng, pools, one, draws)
@@ -597,8 +603,7 @@ def render_quantiles(dataset: sg.Dataset, results: list[dict[str, Any]], ceiling
     rows.append(["noise ceiling", *(_f(c[metric], 2) for metric in ("spearman", "kendall") for c in ceiling["subsets"])])
     rows.append(["ceiling sd", *(_f(c[f"{metric}_sd"], 2) for metric in ("spearman", "kendall")
                                  for c in ceiling["subsets"])])
-    check = ceiling.get("check") or {"observed": seed_agreement(dataset, counts),
-                                     "model": modelled_seed_agreement(dataset, counts)}
+    check = ceiling["check"]  # noise_ceiling over all configurations carries it
     agree = check["observed"]
     rows.append(["seed 0 vs seed 1", *(_f(a[metric], 2) for metric in ("spearman", "kendall") for a in agree)])
     modelled = [_f(a["spearman"], 2) + ("" if math.isnan(a["spearman"]) else f" ({_f(a['spearman_sd'], 2)})")
