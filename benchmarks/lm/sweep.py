@@ -44,7 +44,8 @@ pairwise. Run seed s is the same in every configuration (its batch order, and fo
 weights): common random numbers, so a seed's noise is partly shared across configurations, which the
 report's noise ceiling does not model (docs/tasks.md, "The ceilings assume independent noise").
 Why these ranges (issue 22 item 3; the cpu profile's runs never diverged, high learning rates plateaued
-and the best runs sat on the lowest batch size): lr up to 1 reaches divergence with Adam and clipping (a pilot, d 64 x 2 at 2^16 tokens: lr 0.3 ends on the unigram plateau, lr 1 diverges);
+and the best runs sat on the lowest batch size): lr up to 1 reaches divergence with Adam and clipping
+(a pilot, d 64 x 2 at 2^16 tokens: lr 0.3 ends on the unigram plateau, lr 1 diverges);
 seq_len 64 and batch from 1 sequence halve the lowest batch to 64 tokens (the same pilot: 1-2
 sequences of 64 bytes about equal, 4 and 8 worse; at seq_len 128 one sequence, the smallest batch
 possible, was still the best). It did not make the batch optimum interior: the batch profile
