@@ -41,8 +41,8 @@ train/validation split) and its record adds `instance` and `corpus_slice` (its c
 slice's). Every instance uses Sobol seed 0, so configuration cNNNN has the same coordinates in every
 instance (the same hyperparameters where the bands agree): the slices and budgets can be compared
 pairwise. Run seed s is the same in every configuration (its batch order, and for equal shapes its initial
-weights): common random numbers, so a seed's noise is partly shared across configurations, which the
-report's noise ceiling does not model (docs/tasks.md, "The ceilings assume independent noise").
+weights): common random numbers, so a seed's noise is partly shared across configurations, as the
+report's noise ceiling models it (seed offsets, a shape's share; docs/tasks.md, "The seeds share noise").
 Why these ranges (issue 22 item 3; the cpu profile's runs never diverged, high learning rates plateaued
 and the best runs sat on the lowest batch size): lr up to 1 reaches divergence with Adam and clipping
 (a pilot, d 64 x 2 at 2^16 tokens: lr 0.3 ends on the unigram plateau, lr 1 diverges);
