@@ -336,6 +336,14 @@ class MLPIncrements:
 FINAL_KERNEL = "final:"
 
 
+def gp_kernel(n_features: int):
+    """The gp model's kernel (each of its GPs): C x Matern-5/2 with one length scale per feature + white noise."""
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    return (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.ones(n_features), (1e-2, 1e3), nu=2.5)
+            + WhiteKernel(1e-2, (1e-6, 1.0)))
+
+
 def _fixed_gp(kernel, params: Mapping[str, Any], xs: np.ndarray, ys: np.ndarray):
     """A GaussianProcessRegressor with `kernel`'s hyperparameters set to `params` and not searched."""
     from sklearn.base import clone
@@ -364,7 +372,6 @@ class GaussianProcessIncrements:
 
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
         from threadpoolctl import threadpool_limits
 
         from .fitted_kernel import kernel_params as params_of
@@ -381,8 +388,7 @@ class GaussianProcessIncrements:
         self.x_mu, self.x_sd = X.mean(0), X.std(0) + 1e-9
         self.z_mu, self.z_sd = z.mean(0), z.std(0) + 1e-9
         xs, zs = (X - self.x_mu) / self.x_sd, (z - self.z_mu) / self.z_sd
-        kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.ones(X.shape[1]), (1e-2, 1e3), nu=2.5)
-                  + WhiteKernel(1e-2, (1e-6, 1.0)))
+        kernel = gp_kernel(X.shape[1])
         if kernel_params is not None and own_final != any(k.startswith(FINAL_KERNEL) for k in kernel_params):
             kernel_params = None  # written for the other model version: search
         self.hyperparameters_from = "shipped" if kernel_params is not None else "search"
