@@ -86,8 +86,9 @@ def attainable_fidelity(dataset: sg.Dataset, noise_model: Any, counts: Sequence[
     noise = noise_model.rows(converged)
     test_rows = np.flatnonzero(tested[converged])
     always = np.flatnonzero(~tested[converged])
-    folds = [(np.concatenate([test_rows[a], always]), test_rows[b]) for a, b in
-             GroupKFold(n_splits=n_splits).split(test_rows, groups=np.asarray(dataset.config_ids)[converged][test_rows])]
+    groups = np.asarray(dataset.config_ids)[converged][test_rows]
+    folds = [(np.concatenate([test_rows[a], always]), test_rows[b])
+             for a, b in GroupKFold(n_splits=n_splits).split(test_rows, groups=groups)]
     rng = np.random.default_rng(seed)
     rho = np.full((draws, len(counts)), math.nan)
     for d in range(draws):

@@ -79,8 +79,8 @@ and a configuration's target is the mean over the seeds it ran:
               there; the mean over draws is printed, and its sd over draws (how much one dataset's
               figure can move by chance).
     validated ``benchmarks.lm.validate_ceiling`` (synthetic datasets with known truth and noise, laid out
-              as an instance and as runs-cpu-v1, 16 datasets per case, 2026-12-07): per best share (all / top 25 % / top 10 %), the estimated
-              minus the true ceiling, mean (sd over datasets). An instance: independent normal noise
+              as an instance and as runs-cpu-v1, 16 datasets per case, 2026-12-07): per best share (all /
+              top 25 % / top 10 %), the estimated minus the true ceiling, mean (sd over datasets). An instance: independent normal noise
               0.000 / +0.001 (0.04) / +0.05 (0.10); t(3) 0.000 / -0.002 (0.05) / +0.01 (0.11); sd 0.01 in
               the best quarter and 0.08 elsewhere +0.001 / -0.04 (0.09) / -0.17 (0.17); shared (offsets
               +-0.012, share 0.4, sd 0.015) 0.000 / -0.001 (0.01) / +0.02 (0.06), where the model without
@@ -326,8 +326,8 @@ def fit_noise_model(dataset: sg.Dataset) -> tuple[NoiseModel | None, dict[str, A
     multi_any = ran.sum(1) >= 2
     diverged = np.array([any(r["diverged"] for r in by_config[c]) for c in dataset.config_ids])
     multi = multi_any & ~diverged
-    info: dict[str, Any] = {"n_multi_seed_configs": int(multi.sum()), "n_left_out_diverged": int((multi_any & diverged).sum()),
-                            "n_residuals": int(ran[multi].sum()), "noise_sd": math.nan, "local_noise": False,
+    info: dict[str, Any] = {"n_multi_seed_configs": int(multi.sum()),
+                            "n_left_out_diverged": int((multi_any & diverged).sum()), "n_residuals": int(ran[multi].sum()), "noise_sd": math.nan, "local_noise": False,
                             "seed_offsets": {}, "shared_share": math.nan}
     x = finals[multi]
     offsets = np.zeros(len(seeds))
@@ -397,7 +397,8 @@ def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return pearsonr(rankdata(a, axis=-1), rankdata(b, axis=-1), axis=-1).statistic
 
 
-def ceiling_of(truth: np.ndarray, noise: np.ndarray, subsets: Sequence[tuple[str, float]] = SUBSETS) -> list[dict[str, Any]]:
+def ceiling_of(truth: np.ndarray, noise: np.ndarray,
+               subsets: Sequence[tuple[str, float]] = SUBSETS) -> list[dict[str, Any]]:
     """Rank correlation of known true means with their simulated observations truth + noise (noise: (draws, n)),
     per best share, the subset chosen by the observation."""
     from scipy.stats import kendalltau
@@ -445,8 +446,8 @@ def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None, attainab
         out["attainable"] = [{"subset": label, **a} for (label, _), a in
                              zip(SUBSETS, attainable_fidelity(dataset, model, counts, among))]
     if among is None:  # its check: seed 0 vs seed 1, observed and as this noise model predicts it
-        out["check"] = {"observed": seed_agreement(dataset, counts),
-                        "model": modelled_seed_agreement(dataset, counts, model=None if truth is None else (truth, model))}
+        modelled = modelled_seed_agreement(dataset, counts, model=None if truth is None else (truth, model))
+        out["check"] = {"observed": seed_agreement(dataset, counts), "model": modelled}
     return out
 
 
@@ -785,8 +786,8 @@ def render_quantiles(dataset: sg.Dataset, results: list[dict[str, Any]], ceiling
              "the noise model's row: the Spearman the ceiling's noise model predicts for it (mean and sd over simulated "
              "datasets): observed well above it says the seeds share more noise across configurations than the model "
              "holds, so the ceiling is too low")
-    note3 = ("attainable: the held-out Spearman a gp that is right about the landscape's form (the tasks' final-loss GP "
-             "as truth, its kernel fixed) reaches on synthetic data of this design and noise, mean (sd) over "
+    note3 = ("attainable: the held-out Spearman a gp that is right about the landscape's form (the tasks' final-loss "
+             "GP as truth, its kernel fixed) reaches on synthetic data of this design and noise, mean (sd) over "
              "synthetic datasets; a surrogate learns from noisy neighbours, so it falls short of the ceiling even then "
              "(benchmarks/lm/attainable.py)")
     notes = [note, note2] + ([note3] if ceiling.get("attainable") else [])
@@ -828,7 +829,8 @@ def main(argv: Iterable[str] | None = None) -> int:
                  f"({_duration(elapsed)} so far{left})")
         dataset = sg.load_dataset(path)
         sections.append((dataset, evaluate_models(dataset, models, a.splits, lambda m: progress(f"  {m}")),
-                         noise_ceiling(dataset, attainable=True), sobol_stage_fidelity(dataset, a.splits, attainable=True)))
+                         noise_ceiling(dataset, attainable=True),
+                         sobol_stage_fidelity(dataset, a.splits, attainable=True)))
     progress(f"done in {_duration(time.perf_counter() - started)}")
     parts = [render_summary(sections, a.markdown)]
     parts += [render(d, results, seed_noise(d), None, a.markdown, ceiling) for d, results, ceiling, _ in sections]
