@@ -394,7 +394,7 @@ def test_what_a_correctly_specified_model_attains_is_measured_under_the_datasets
     figures = {}
     for sd in (0.002, 0.04):
         write_dataset(tmp_path / f"runs-{sd}.jsonl", n=200, n_multi=80, sd=sd, seed=7, seeds=2)
-        figures[sd] = report.noise_ceiling(sg.load_dataset(tmp_path / f"runs-{sd}.jsonl"), attainable=True)
+        figures[sd] = report.noise_ceiling(sg.load_dataset(tmp_path / f"runs-{sd}.jsonl"), attainable=report.Attainable())
     quiet, noisy = figures[0.002], figures[0.04]
     assert [a["n"] for a in noisy["attainable"]] == [200, 50, 20]
     for a, c in zip(quiet["attainable"], quiet["subsets"]):
@@ -403,5 +403,23 @@ def test_what_a_correctly_specified_model_attains_is_measured_under_the_datasets
         assert a["spearman"] < c["spearman"] + 2 * a["spearman_sd"] + 0.005
     assert noisy["attainable"][2]["spearman"] < quiet["attainable"][2]["spearman"] - 0.3
     assert noisy["attainable"][2]["spearman_sd"] > 0.05  # one synthetic dataset's figure moves: the sd says how far
-    again = report.noise_ceiling(sg.load_dataset(tmp_path / "runs-0.04.jsonl"), attainable=True)
+    again = report.noise_ceiling(sg.load_dataset(tmp_path / "runs-0.04.jsonl"), attainable=report.Attainable())
     assert again["attainable"] == noisy["attainable"]
+    # the refit may search its kernel in each fold, as the gp's cross-validation does: right again when quiet
+    searched = report.noise_ceiling(sg.load_dataset(tmp_path / "runs-0.002.jsonl"),
+                                    attainable=report.Attainable(draws=2, search=True))
+    assert searched["attainable_how"] == "its kernel searched in each fold, 2 synthetic datasets"
+    assert all(a["spearman"] > 0.9 for a in searched["attainable"])
+    assert searched["attainable"] != quiet["attainable"]
+
+
+def test_the_attainable_figure_can_be_left_out_and_its_draws_must_be_positive(tmp_path, monkeypatch, capsys):
+    write_dataset(tmp_path / "runs-a.jsonl", n=40, n_multi=8, sd=0.03, seed=1)
+    monkeypatch.setattr(sg, "DATA_DIR", tmp_path)
+    assert report.main(["--models", "et", "--splits", "3", "--attainable", "off"]) == 0
+    out = capsys.readouterr().out
+    assert "attainable" in out.splitlines()[4]  # the column stays, n/a
+    assert "correctly specified model attains" not in out and "attainable, a correctly specified gp" not in out
+    with pytest.raises(SystemExit):
+        report.main(["--attainable-draws", "0"])
+    assert "--attainable-draws must be at least 1, got 0" in capsys.readouterr().err

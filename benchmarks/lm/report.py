@@ -1,6 +1,7 @@
 """Fidelity report of the LM tasks (`make lm-report`): how faithful are the surrogates?
 
     python -m benchmarks.lm.report [--dataset FILE ...] [--models et,et_div,...] [--splits 5] [--markdown]
+                                   [--attainable fixed|searched|off] [--attainable-draws 16]
 
 --dataset may be given more than once; default: every `benchmarks/lm/data/runs-*.jsonl` (one per
 tinylm instance), sorted by name. The report starts with one summary row per dataset for the model
@@ -100,11 +101,12 @@ and a configuration's target is the mean over the seeds it ran:
 Attainable (``benchmarks.lm.attainable``; a column of both summary tables, a row of each section): the
 held-out Spearman that a gp right about the landscape's form reaches on synthetic data of the dataset's
 design and noise (the tasks' final-loss GP as the truth, its kernel fixed, noise from the ceiling's model,
-the report's folds), mean and sd over 16 synthetic datasets. The ceiling is what a predictor that knows
-the true means reaches; a held-out surrogate learns from noisy neighbours, so even a right model falls
-short of it, most in the best decile (on the tinylm instances: top 10 % attainable 0.26-0.66 against
-ceilings 0.51-0.89). Under each summary table a second count: datasets whose figure lies within 0.05
-of the attainable or above it.
+the report's folds), mean and sd over 16 synthetic datasets (`--attainable searched`: the kernel searched in
+each fold, as the gp's own cross-validation does, about 4 s per synthetic dataset; `--attainable-draws`;
+`--attainable off`). The ceiling is what a predictor that knows the true means reaches; a held-out surrogate
+learns from noisy neighbours, so even a right model falls short of it, most in the best decile (on the
+tinylm instances: top 10 % attainable 0.26-0.66 against ceilings 0.51-0.89). Under each summary table a
+second count: datasets whose figure lies within 0.05 of the attainable or above it.
 
 The Sobol stage held out (``sobol_stage_fidelity``, a second summary table, for datasets with a refine
 stage): the tasks' model, the Sobol configurations held out in 5 folds and the refine configurations
@@ -148,6 +150,7 @@ from typing import Any
 import numpy as np
 
 from . import surrogate as sg
+from .attainable import Attainable, attainable_fidelity
 
 #: (label, share of the configurations, best first) of the quantile table
 SUBSETS = (("all", 1.0), ("top 25 %", 0.25), ("top 10 %", 0.10))
@@ -423,10 +426,11 @@ def ceiling_of(truth: np.ndarray, noise: np.ndarray,
     return rows
 
 
-def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None, attainable: bool = False) -> dict[str, Any]:
+def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None,
+                  attainable: Attainable | None = None) -> dict[str, Any]:
     """The noise ceiling of the final-budget rank correlations per best share (module docstring), over all
     configurations or those of the mask `among` (the noise measured on all); with `attainable`, also what a
-    correctly specified surrogate attains held out under the same noise (benchmarks.lm.attainable)."""
+    correctly specified surrogate attains held out under the same noise, computed so (benchmarks.lm.attainable)."""
     model, out = fit_noise_model(dataset)
     keep = np.ones(dataset.n_configs, dtype=bool) if among is None else np.asarray(among, dtype=bool)
     y = dataset.curves[keep, -1]
@@ -440,11 +444,10 @@ def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None, attainab
         noise = model.rows(keep).target_draws(np.random.default_rng(CEILING_SEED), CEILING_DRAWS)
         out["subsets"] = ceiling_of(truth[keep], noise)
     counts = [c["n"] for c in out["subsets"]]
-    if attainable:
-        from .attainable import attainable_fidelity
-
+    if attainable is not None:
+        out["attainable_how"] = attainable.describe()
         out["attainable"] = [{"subset": label, **a} for (label, _), a in
-                             zip(SUBSETS, attainable_fidelity(dataset, model, counts, among))]
+                             zip(SUBSETS, attainable_fidelity(dataset, model, counts, among, how=attainable))]
     if among is None:  # its check: seed 0 vs seed 1, observed and as this noise model predicts it
         modelled = modelled_seed_agreement(dataset, counts, model=None if truth is None else (truth, model))
         out["check"] = {"observed": seed_agreement(dataset, counts), "model": modelled}
@@ -496,7 +499,7 @@ def _duration(seconds: float) -> str:
 
 
 def sobol_stage_fidelity(dataset: sg.Dataset, n_splits: int = 5, model: str = sg.DEFAULT_MODEL,
-                         attainable: bool = False) -> dict[str, Any] | None:
+                         attainable: Attainable | None = None) -> dict[str, Any] | None:
     """Fidelity on the Sobol stage's configurations, held out in folds with the refine configurations always
     in training: the same test configurations as before the refine stage, so the two can be compared. None
     for a dataset without a refine stage."""
@@ -787,9 +790,9 @@ def render_quantiles(dataset: sg.Dataset, results: list[dict[str, Any]], ceiling
              "datasets): observed well above it says the seeds share more noise across configurations than the model "
              "holds, so the ceiling is too low")
     note3 = ("attainable: the held-out Spearman a gp that is right about the landscape's form (the tasks' final-loss "
-             "GP as truth, its kernel fixed) reaches on synthetic data of this design and noise, mean (sd) over "
-             "synthetic datasets; a surrogate learns from noisy neighbours, so it falls short of the ceiling even then "
-             "(benchmarks/lm/attainable.py)")
+             f"GP as truth; {ceiling.get('attainable_how')}) reaches on synthetic data of this design and noise, "
+             "mean (sd) over the synthetic datasets; a surrogate learns from noisy neighbours, so it falls short of "
+             "the ceiling even then (benchmarks/lm/attainable.py)")
     notes = [note, note2] + ([note3] if ceiling.get("attainable") else [])
     return [_title("Final budget by quantile of the target (best = lowest loss; n configurations)", markdown, level),
             "", *_lines(notes, markdown), "", table(header, rows, markdown), ""]
@@ -808,7 +811,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(sg.MODELS), help=f"comma-separated, of {', '.join(sg.MODELS)}")
     parser.add_argument("--splits", type=int, default=5, help="GroupKFold folds (by configuration)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument("--attainable", choices=("fixed", "searched", "off"), default="fixed",
+                        help="what a correctly specified gp attains: its kernel fixed at the truth's (default, about "
+                             "a second per dataset), searched in each fold as the gp's cross-validation does "
+                             "(about 4 s per synthetic dataset), or not computed")
+    parser.add_argument("--attainable-draws", type=int, default=Attainable.draws,
+                        help=f"synthetic datasets for the attainable figure (default {Attainable.draws})")
     a = parser.parse_args(list(argv) if argv is not None else None)
+    if a.attainable_draws < 1:
+        parser.error(f"--attainable-draws must be at least 1, got {a.attainable_draws}")
+    how = None if a.attainable == "off" else Attainable(a.attainable_draws, a.attainable == "searched")
     models = [m.strip() for m in a.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in sg.MODELS]
     if unknown:
@@ -829,8 +841,8 @@ def main(argv: Iterable[str] | None = None) -> int:
                  f"({_duration(elapsed)} so far{left})")
         dataset = sg.load_dataset(path)
         sections.append((dataset, evaluate_models(dataset, models, a.splits, lambda m: progress(f"  {m}")),
-                         noise_ceiling(dataset, attainable=True),
-                         sobol_stage_fidelity(dataset, a.splits, attainable=True)))
+                         noise_ceiling(dataset, attainable=how),
+                         sobol_stage_fidelity(dataset, a.splits, attainable=how)))
     progress(f"done in {_duration(time.perf_counter() - started)}")
     parts = [render_summary(sections, a.markdown)]
     parts += [render(d, results, seed_noise(d), None, a.markdown, ceiling) for d, results, ceiling, _ in sections]
