@@ -423,3 +423,17 @@ def test_the_attainable_figure_can_be_left_out_and_its_draws_must_be_positive(tm
     with pytest.raises(SystemExit):
         report.main(["--attainable-draws", "0"])
     assert "--attainable-draws must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_time_left_weighs_each_dataset_by_its_rounds_of_cross_validation(tmp_path):
+    """The estimate of the time left assumed every dataset costs the same; one with a refine stage is
+    cross-validated twice (all configurations, then its Sobol stage held out), one without once."""
+    path = tmp_path / "runs-staged.jsonl"
+    write_dataset(path, n=24, n_multi=4, sd=0.03)
+    assert report.dataset_work(sg.load_dataset(path)) == 1
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in records:
+        if int(r["config_id"][1:]) >= 18:
+            r["config_id"] = "r" + r["config_id"][1:]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert report.dataset_work(sg.load_dataset(path)) == 2
