@@ -389,6 +389,11 @@ def deconvolve(observed: np.ndarray, model: NoiseModel, rng: np.random.Generator
     return out
 
 
+def ceiling_truth(dataset: sg.Dataset, model: NoiseModel) -> np.ndarray:
+    """The true means the ceiling and its check assume: every configuration's final target deconvolved."""
+    return deconvolve(dataset.curves[:, -1], model, np.random.default_rng(CEILING_SEED + 1))
+
+
 def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman correlation of each pair of rows (NaN where a row is constant)."""
     import warnings
@@ -440,7 +445,7 @@ def noise_ceiling(dataset: sg.Dataset, among: np.ndarray | None = None,
                            "kendall": math.nan, "spearman_sd": math.nan, "kendall_sd": math.nan}
                           for label, share in SUBSETS]
     else:
-        truth = deconvolve(dataset.curves[:, -1], model, np.random.default_rng(CEILING_SEED + 1))
+        truth = ceiling_truth(dataset, model)
         noise = model.rows(keep).target_draws(np.random.default_rng(CEILING_SEED), CEILING_DRAWS)
         out["subsets"] = ceiling_of(truth[keep], noise)
     counts = [c["n"] for c in out["subsets"]]
@@ -733,7 +738,7 @@ def modelled_seed_agreement(dataset: sg.Dataset, counts: Sequence[int], draws: i
     if model is None:
         noise = fit_noise_model(dataset)[0]
         if noise is not None:
-            model = (deconvolve(dataset.curves[:, -1], noise, np.random.default_rng(CEILING_SEED + 1)), noise)
+            model = (ceiling_truth(dataset, noise), noise)
     idx = _two_seed_pairs(dataset)[0]
     if model is None or len(idx) == 0:
         return [{"n": k, "spearman": math.nan, "spearman_sd": math.nan} for k in counts]
